@@ -1,0 +1,20 @@
+/* The subcommands of the priorft binary: one file each, cmd_<name>.c, nothing but argument
+ * parsing, calls into the library and printing. Each returns the process exit status. */
+#ifndef PRIORFT_CLI_CLI_H
+#define PRIORFT_CLI_CLI_H
+
+typedef struct Command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} Command;
+
+/* Prints "priorft: error: <message>" to stderr and returns 1 (the exit status to use). */
+int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* Parses a whole decimal number or float option value; on failure prints an error naming the
+ * option and returns -1. */
+int cli_parse_int(const char *option, const char *text, long min, long max, long *out);
+int cli_parse_float(const char *option, const char *text, double min, double max, double *out);
+
+#endif
