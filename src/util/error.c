@@ -27,7 +27,12 @@ int pf_fail_context(const char *fmt, ...)
     va_end(ap);
 
     memcpy(previous, error_message, sizeof previous);
-    snprintf(error_message, sizeof error_message, "%s: %s", context, previous);
+    size_t n = strlen(context);
+    memcpy(error_message, context, n + 1);
+    if (n + 2 < sizeof error_message) {
+        memcpy(error_message + n, ": ", 3);
+        strncat(error_message, previous, sizeof error_message - n - 3);
+    }
     return -1;
 }
 
