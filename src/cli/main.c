@@ -7,8 +7,10 @@
 
 #include "cli/cli.h"
 
+int cmd_tokenize(int argc, char **argv);
 
 static const Command commands[] = {
+    {"tokenize", "text to token ids and back; tokenizer throughput (--bench)", cmd_tokenize},
     {NULL, NULL, NULL}, /* keeps the table non-empty until the first command lands */
 };
 
