@@ -1,0 +1,24 @@
+/* Inference path of the decoder, llama2.c style: a key/value cache per sequence and a step that
+ * takes one token for each of a batch of sequences and writes their logits. Used by generation
+ * and evaluation; gives the same logits as the training forward followed by the LM head. */
+#ifndef PRIORFT_MODEL_INFER_H
+#define PRIORFT_MODEL_INFER_H
+
+#include "model/model.h"
+
+typedef struct KVCache KVCache;
+
+/* Allocates a cache for `batch` sequences of up to max_seq positions each, plus the scratch one
+ * step needs (nothing is allocated per step). */
+int kv_cache_init(KVCache **out, const ModelConfig *cfg, int batch, int max_seq);
+void kv_cache_free(KVCache *c);
+
+/* Runs one token for each of sequences 0..n-1 (n <= batch): tokens (n), positions (n). Sequence
+ * i stores its key/value at slot positions[i] and attends to slots 0..positions[i], which
+ * earlier steps must have filled (positions start at 0 and rise by one per step; a sequence
+ * restarts by stepping from position 0 again). Writes logits (n, V). Errors name the index of a
+ * token outside the vocabulary or a position outside the cache. */
+int model_step(const Model *m, KVCache *c, const int *tokens, const int *positions, int n,
+               float *logits);
+
+#endif
