@@ -8,9 +8,11 @@
 #include "cli/cli.h"
 
 int cmd_tokenize(int argc, char **argv);
+int cmd_data(int argc, char **argv);
 
 static const Command commands[] = {
     {"tokenize", "text to token ids and back; tokenizer throughput (--bench)", cmd_tokenize},
+    {"data", "prepare data sets: figlet-decoding puzzles (data figlet)", cmd_data},
     {NULL, NULL, NULL}, /* keeps the table non-empty until the first command lands */
 };
 
