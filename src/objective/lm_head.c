@@ -12,6 +12,7 @@
 #include <dnnl.h>
 
 #include "util/error.h"
+#include "util/log.h"
 
 /* Everything one head call reads, checked once. */
 typedef struct HeadInput {
@@ -226,12 +227,18 @@ static int head_run(const HeadInput *in, const Objective *obj, double scale, boo
     for (int start = 0; start < in->n_rows && rc == 0; start += in->chunk) {
         int t = in->n_rows - start < in->chunk ? in->n_rows - start : in->chunk;
         const int *rows = in->rows + start;
+        double t0 = time_now();
         if ((rc = chunk_logits(in, rows, t, &w)) != 0) break;
+        double t1 = time_now();
         chunk_objective(in, rows, t, obj, scale, backward, &w);
         stats_add_rows(st, obj, &w, t);
+        double t2 = time_now();
+        st->seconds_logits += t1 - t0;
+        st->seconds_softmax += t2 - t1;
         if (!backward) continue;
         int k = chunk_compact_kept(in, rows, t, &w, kept_rows);
         if (k > 0) rc = chunk_backward(in, kept_rows, k, &w, d_hidden, d_weight);
+        st->seconds_backward += time_now() - t2;
     }
     free(kept_rows);
     work_free(&w);

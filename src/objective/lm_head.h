@@ -41,6 +41,9 @@ typedef struct LmHeadStats {
     double nll_response_sum;  /* sum of -log p over all response tokens */
     double p_response_sum;    /* sum of p over response tokens */
     double grad_scale_used;   /* the scale applied (grad_scale, or divided by kept) */
+    double seconds_logits;    /* wall time in the logits GEMMs */
+    double seconds_softmax;   /* in the softmax / objective pass */
+    double seconds_backward;  /* in the two gradient GEMMs */
 } LmHeadStats;
 
 /* The training step of the head for N tokens.
