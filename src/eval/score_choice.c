@@ -113,6 +113,7 @@ int choice_gold_index(const char *gold, const char *const *options, int n_option
     if (n == 1 && isalpha((unsigned char)g[0])) k = toupper((unsigned char)g[0]) - 'A';
     if (n == 3 && g[0] == '(' && g[2] == ')' && isalpha((unsigned char)g[1]))
         k = toupper((unsigned char)g[1]) - 'A';
+    if (k >= max_letters(n_options)) k = -1; /* "x" may be an option's text, not a letter */
     for (int j = 0; j < n_options && k < 0; j++)
         if (options[j] && strcasecmp(g, options[j]) == 0) k = j;
     free(g);
