@@ -10,11 +10,13 @@
 int cmd_tokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench_head(int argc, char **argv);
 
 static const Command commands[] = {
     {"tokenize", "text to token ids and back; tokenizer throughput (--bench)", cmd_tokenize},
     {"data", "prepare data sets: figlet-decoding puzzles (data figlet)", cmd_data},
     {"eval", "score generations: math answers, multiple choice, figlet words", cmd_eval},
+    {"bench-head", "time and memory of the fused LM head + objective", cmd_bench_head},
     {NULL, NULL, NULL}, /* keeps the table non-empty until the first command lands */
 };
 
