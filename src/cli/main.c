@@ -10,6 +10,7 @@
 int cmd_tokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_bench_head(int argc, char **argv);
 
 static const Command commands[] = {
@@ -17,6 +18,7 @@ static const Command commands[] = {
     {"data", "prepare data sets: figlet-decoding puzzles (data figlet)", cmd_data},
     {"eval", "score generations: math answers, multiple choice, figlet words", cmd_eval},
     {"bench-head", "time and memory of the fused LM head + objective", cmd_bench_head},
+    {"bench", "GEMM peak and training tokens/s of a random model of a chosen shape", cmd_bench},
     {NULL, NULL, NULL}, /* keeps the table non-empty until the first command lands */
 };
 
