@@ -14,6 +14,7 @@
  * - Jinja's trim/strip remove Unicode whitespace; here only ASCII whitespace is stripped. */
 #include "tokenizer/chat_template.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <jansson.h>
