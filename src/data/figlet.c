@@ -35,7 +35,8 @@ static int next_line(LineReader *r, const char **s, size_t *n)
     *s = r->p;
     *n = (size_t)(stop - r->p);
     r->p = nl ? nl + 1 : r->end;
-    if (memchr(*s, '\0', *n)) return pf_fail("%s: line %d: contains a NUL byte", r->name, r->line_no);
+    if (memchr(*s, '\0', *n))
+        return pf_fail("%s: line %d: contains a NUL byte", r->name, r->line_no);
     return 0;
 }
 
