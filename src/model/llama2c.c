@@ -30,7 +30,9 @@ static int header_config(const char *path, const uint8_t *h, int version, int sh
     cfg->max_seq_len = rd_i32(h + 24);
     if (version == 0) {
         shared = vocab > 0;
-        vocab = vocab < 0 ? -vocab : vocab; /* INT32_MIN stays negative and fails below */
+        if (vocab == INT32_MIN)
+            return pf_fail("%s: vocab_size %d in the header is out of range", path, vocab);
+        vocab = vocab < 0 ? -vocab : vocab;
     }
     cfg->vocab_size = vocab;
     cfg->tied_embeddings = shared;
