@@ -220,7 +220,7 @@ static void test_math_equivalence_table(void **state)
         bool got = math_equal(pairs[i].predicted, pairs[i].gold);
         if (got != pairs[i].equal) {
             char *a = math_normalize(pairs[i].predicted), *b = math_normalize(pairs[i].gold);
-            fprintf(stderr, "case %zu: '%s' vs '%s': expected %s, got %s (normalised '%s' / '%s')\n",
+            fprintf(stderr, "case %zu: '%s' vs '%s': expected %s, got %s ('%s' / '%s')\n",
                     i, pairs[i].predicted, pairs[i].gold, pairs[i].equal ? "equal" : "unequal",
                     got ? "equal" : "unequal", a, b);
             free(a);
@@ -245,7 +245,8 @@ static const Extraction extractions[] = {
     {"So the total is \\boxed{42}.", "42"},
     {"First \\boxed{1}, then corrected: \\boxed{2}.", "2"},
     {"\\boxed{\\frac{1}{2}}", "\\frac{1}{2}"},
-    {"We get $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$", "\\left( 3, \\frac{\\pi}{2} \\right)"},
+    {"We get $\\boxed{\\left( 3, \\frac{\\pi}{2} \\right)}$",
+     "\\left( 3, \\frac{\\pi}{2} \\right)"},
     {"\\fbox{7}", "7"},
     {"answer: \\boxed 5$", "5"},
     {"Unclosed at the end \\boxed{3} and \\boxed{4", "3"},

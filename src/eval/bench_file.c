@@ -2,8 +2,8 @@
  *   question: problem | question | Question, with body | Body | context put before it;
  *   gold (math, figlet): final_answer (list or text) | answer | Answer (gsm8k's "#### N" line
  *     is cut out; numbers are printed) | the last \boxed{} of solution (minerva_math);
- *   options (choice): options {"A": text, ...} | choices [text, ...], with the gold letter in
- *     answer_idx, or answer as an index, a letter or an option's text. */
+ *   options (choice): options {"A": text, ...} | options or choices [text, ...], with the
+ *     gold letter in answer_idx, or answer as an index, a letter or an option's text. */
 #include "eval/bench_file.h"
 
 #include <ctype.h>
@@ -151,6 +151,7 @@ static int row_choice(json_t *obj, BenchRow *row)
 {
     json_t *options = json_object_get(obj, "options");
     json_t *choices = json_object_get(obj, "choices");
+    if (json_is_array(options)) choices = options;
     if (json_is_object(options)) {
         size_t n = json_object_size(options);
         if (n == 0 || n > MAX_OPTIONS) return pf_fail("options: %zu entries (want 1 to 26)", n);
@@ -189,6 +190,7 @@ static int row_choice(json_t *obj, BenchRow *row)
     } else if (json_is_string(answer)) {
         const char *a = json_string_value(answer);
         if (strlen(a) == 1 && isalpha((unsigned char)a[0])) letter = toupper(a[0]) - 'A';
+        if (letter >= row->n_options) letter = -1; /* "q" may be an option's text */
         for (int k = 0; k < row->n_options && letter < 0; k++)
             if (strcmp(a, row->options[k]) == 0) letter = k;
     }

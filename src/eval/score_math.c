@@ -18,6 +18,9 @@
 
 #define MAX_NESTING 64
 #define REL_TOLERANCE 1e-6
+/* Answers longer than this are not compared: some normalisation passes are regular
+ * expressions that can take quadratic time, and no real final answer is this long. */
+#define MAX_ANSWER_BYTES 4096
 
 /* ---- extraction ---- */
 
@@ -212,6 +215,7 @@ static void expand_plus_minus(char **s)
 char *math_normalize(const char *answer)
 {
     char *s = text_trimmed(answer, 0, strlen(answer));
+    if (strlen(s) > MAX_ANSWER_BYTES) return s;
 
     const char *wrappers[] = {"\\boxed", "\\fbox", "\\text", "\\textbf", "\\textit",
                               "\\textrm", "\\mathrm", "\\mathbf", "\\mathit", "\\mbox",
@@ -249,7 +253,8 @@ char *math_normalize(const char *answer)
     regex(&s, "(?<=[0-9])\\s+(?=[0-9]+/[0-9]+$)", "\\\\MIXED"); /* "2 1/2" */
     drop_units(&s);
     drop_thousands(&s);
-    regex(&s, "^[^=,]*(?:[a-zA-Z}]|_[0-9a-z])\\s*(?:\\\\approx|=)\\s*(?=.)", ""); /* "x = 3", "\theta = 3" */
+    /* "x = 3", "a_1 = 3", "\theta = 3" */
+    regex(&s, "^[^=,]*(?:[a-zA-Z}]|_[0-9a-z])\\s*(?:\\\\approx|=)\\s*(?=.)", "");
     regex(&s, "(?<=,)\\s*[a-zA-Z](?:_\\{?[0-9a-z]+\\}?)?\\s*=\\s*", ""); /* "x=1, x=2" */
     regex(&s, "^\\(([A-Za-z])\\)$", "$1");                             /* "(C)" -> "C" */
 
@@ -487,6 +492,7 @@ static int evaluate_normalized(const char *s, double *value)
 
 int math_evaluate(const char *answer, double *value)
 {
+    if (strlen(answer) > MAX_ANSWER_BYTES) return -1;
     char *s = math_normalize(answer);
     int rc = evaluate_normalized(s, value);
     free(s);
@@ -688,6 +694,7 @@ static bool normalized_equal(const char *a, const char *b, int depth)
 bool math_equal(const char *predicted, const char *gold)
 {
     if (!predicted || !gold) return false;
+    if (strlen(predicted) > MAX_ANSWER_BYTES || strlen(gold) > MAX_ANSWER_BYTES) return false;
     char *a = math_normalize(predicted), *b = math_normalize(gold);
     bool eq = normalized_equal(a, b, 0);
     free(a);

@@ -14,7 +14,7 @@ char *math_extract_answer(const char *text);
 
 /* Normalises an answer for comparison (drops $, \text{}, \left/\right, spacing, units, degree
  * and percent signs, thousands separators, "x =" prefixes, trailing zeros; \dfrac -> \frac).
- * Returns a malloc'ed string (possibly empty). */
+ * Returns a malloc'ed string (possibly empty); answers over 4096 bytes come back only trimmed. */
 char *math_normalize(const char *answer);
 
 /* Evaluates an arithmetic expression of numbers, \frac, \sqrt, \pi, \infty, ^, *, /, +, -,
@@ -24,7 +24,8 @@ int math_evaluate(const char *answer, double *value);
 
 /* True when `predicted` and `gold` are the same answer: equal after normalisation, or equal
  * numbers within a relative tolerance of 1e-6, or tuples/intervals equal element by element
- * with the same brackets, or sets/lists of solutions equal up to order. NULL is never equal. */
+ * with the same brackets, or sets/lists of solutions equal up to order. NULL, empty answers and
+ * answers over 4096 bytes are never equal to anything. */
 bool math_equal(const char *predicted, const char *gold);
 
 #endif

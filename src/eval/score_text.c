@@ -13,7 +13,9 @@ static pcre2_code *regex_compile(const char *pattern, bool caseless)
 {
     int err = 0;
     PCRE2_SIZE offset = 0;
-    uint32_t options = PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (caseless ? PCRE2_CASELESS : 0);
+    /* Byte mode: the patterns are ASCII, and UTF mode would re-validate the whole subject on
+     * every call (quadratic over the matches of a long generation). */
+    uint32_t options = caseless ? PCRE2_CASELESS : 0;
     return pcre2_compile((PCRE2_SPTR)pattern, PCRE2_ZERO_TERMINATED, options, &err, &offset,
                          NULL);
 }
@@ -113,16 +115,34 @@ char *text_trimmed(const char *s, size_t start, size_t end)
     return out;
 }
 
-/* The argument of a \boxed or \fbox whose name ends just before `p`, or NULL. */
-static char *boxed_argument(const char *text, const char *p)
+/* For every '{' of the text, the index of its closing '}' (-1 when unclosed, and for other
+ * characters): one pass with a stack, so that many \boxed in one text cost linear time. */
+static long *closing_braces(const char *text, size_t n)
 {
-    size_t i = (size_t)(p - text);
+    long *close = xmalloc((n + 1) * sizeof *close);
+    size_t *stack = xmalloc((n + 1) * sizeof *stack);
+    size_t depth = 0;
+    for (size_t i = 0; i < n; i++) {
+        close[i] = -1;
+        if (text[i] == '\\' && i + 1 < n) {
+            close[++i] = -1; /* an escaped brace "\{" does not open or close */
+            continue;
+        }
+        if (text[i] == '{') stack[depth++] = i;
+        if (text[i] == '}' && depth > 0) close[stack[--depth]] = (long)i;
+    }
+    free(stack);
+    return close;
+}
+
+/* The argument of a \boxed or \fbox whose name ends at text[i], or NULL. */
+static char *boxed_argument(const char *text, size_t i, const long *close)
+{
     if (isalpha((unsigned char)text[i])) return NULL; /* e.g. "\boxedx" is another command */
     while (text[i] == ' ') i++;
     if (text[i] == '{') {
-        long close = text_match_brace(text, i);
-        if (close < 0) return NULL;
-        return text_trimmed(text, i + 1, (size_t)close);
+        if (close[i] < 0) return NULL;
+        return text_trimmed(text, i + 1, (size_t)close[i]);
     }
     size_t end = i;
     while (text[end] && !isspace((unsigned char)text[end]) && text[end] != '$') end++;
@@ -131,20 +151,19 @@ static char *boxed_argument(const char *text, const char *p)
 
 char *text_last_boxed(const char *text)
 {
-    const char *names[] = {"\\boxed", "\\fbox"};
-    const char *best = NULL;
-    char *best_arg = NULL;
-
-    for (int k = 0; k < 2; k++) {
-        size_t n = strlen(names[k]);
-        for (const char *p = strstr(text, names[k]); p; p = strstr(p + 1, names[k])) {
-            if (best && p < best) continue;
-            char *arg = boxed_argument(text, p + n);
-            if (!arg) continue;
-            free(best_arg);
-            best_arg = arg;
-            best = p;
-        }
+    size_t n = strlen(text);
+    long *close = NULL;
+    char *arg = NULL;
+    /* Scan backwards: the first command (from the end) whose argument closes wins. */
+    for (size_t at = n; at-- > 0 && !arg;) {
+        if (text[at] != '\\') continue;
+        size_t name = 0;
+        if (strncmp(text + at, "\\boxed", 6) == 0) name = 6;
+        if (strncmp(text + at, "\\fbox", 5) == 0) name = 5;
+        if (!name) continue;
+        if (!close) close = closing_braces(text, n);
+        arg = boxed_argument(text, at + name, close);
     }
-    return best_arg;
+    free(close);
+    return arg;
 }

@@ -6,7 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-/* Replaces every match of the PCRE2 `pattern` (UTF-8 mode, extended replacement syntax with
+/* Replaces every match of the PCRE2 `pattern` (byte mode, extended replacement syntax with
  * $1 for groups) in `s` by `replacement`. Returns a new string; on a bad pattern or a match
  * error it returns an unchanged copy (patterns are the program's own, so that is a bug). */
 char *text_regex_replace(const char *s, const char *pattern, const char *replacement,
