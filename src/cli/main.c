@@ -7,6 +7,7 @@
 
 #include "cli/cli.h"
 
+int cmd_train(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
@@ -14,6 +15,7 @@ int cmd_bench(int argc, char **argv);
 int cmd_bench_head(int argc, char **argv);
 
 static const Command commands[] = {
+    {"train", "fine-tune a model on SFT data with a chosen objective", cmd_train},
     {"tokenize", "text to token ids and back; tokenizer throughput (--bench)", cmd_tokenize},
     {"data", "prepare data sets: figlet-decoding puzzles (data figlet)", cmd_data},
     {"eval", "score generations: math answers, multiple choice, figlet words", cmd_eval},
