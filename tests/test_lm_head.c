@@ -47,7 +47,8 @@ static Case case_make(int n, int c, int v, uint64_t seed)
         int y = (int)rng_below(&r, (uint64_t)v);
         k.targets[i] = (i % 5 == 4) ? -1 : y;
         double norm2 = 0;
-        for (int j = 0; j < c; j++) norm2 += (double)k.weight[(size_t)y * c + j] * k.weight[(size_t)y * c + j];
+        const float *wy = k.weight + (size_t)y * c;
+        for (int j = 0; j < c; j++) norm2 += (double)wy[j] * wy[j];
         double gain = -8.0 + 30.0 * i / (n > 1 ? n - 1 : 1);
         for (int j = 0; j < c; j++)
             k.hidden[(size_t)i * c + j] = 0.3f * rng_normal(&r) +
@@ -92,7 +93,8 @@ static void ref_log_softmax(const Case *k, const double *hidden, const double *w
     double m = -INFINITY;
     for (int t = 0; t < k->v; t++) {
         double z = 0;
-        for (int j = 0; j < k->c; j++) z += hidden[(size_t)i * k->c + j] * weight[(size_t)t * k->c + j];
+        const double *hi = hidden + (size_t)i * k->c, *wt = weight + (size_t)t * k->c;
+        for (int j = 0; j < k->c; j++) z += hi[j] * wt[j];
         lsm[t] = z;
         if (z > m) m = z;
     }
@@ -359,7 +361,8 @@ static void test_thresholds_keep_expected_tokens(void **state)
             bool kept = (i % 2 == 1) == cases[ci].keep_odd;
             double mag = 0;
             for (int j = 0; j < c; j++) mag += fabs(dh[i * c + j]);
-            if (!kept && mag != 0.0) fail_msg("%s: masked token %d has gradient", cases[ci].name, i);
+            if (!kept && mag != 0.0)
+                fail_msg("%s: masked token %d has gradient", cases[ci].name, i);
             if (kept && mag == 0.0)
                 fail_msg("%s: kept token %d has no gradient", cases[ci].name, i);
         }
@@ -482,7 +485,8 @@ static void test_probe_and_divergence(void **state)
                                    entropy, rows_check, &seen, &st), 0);
     assert_true(seen.worst < 1e-5);
     double *h = to_double(k.hidden, (size_t)k.n * k.c), *w = to_double(k.weight, (size_t)k.v * k.c);
-    double *h2 = to_double(k2.hidden, (size_t)k.n * k.c), *w2 = to_double(k2.weight, (size_t)k.v * k.c);
+    double *h2 = to_double(k2.hidden, (size_t)k.n * k.c);
+    double *w2 = to_double(k2.weight, (size_t)k.v * k.c);
     double lp[40], lq[40];
     int response = 0;
     assert_int_equal(lm_head_divergence(k.hidden, k.weight, k2.hidden, k2.weight, k.targets, k.n,
