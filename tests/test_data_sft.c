@@ -1,8 +1,7 @@
 /* SFT examples from JSONL: tokens decode to the template's text, the loss mask covers exactly
  * each response plus its end-of-turn token, nested keys and messages lists, every kind of bad
  * row gives an error naming file and line (or is skipped and counted), truncation modes,
- * seeded shuffle and held-out split; and with the real tokenizers, a few rows of GSM8K, PubMedQA
- * and MATH-500 from ../shared. */
+ * seeded shuffle and held-out split (real tokenizers and data: test_data_real.c). */
 /* ctest-labels: sanitize */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -12,8 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-#include <jansson.h>
 
 #include "data/sft.h"
 #include "testutil.h"
@@ -409,113 +406,6 @@ static void test_shuffle_and_split(void **state)
     sft_dataset_free(&d);
 }
 
-/* Real tokenizer, real rows: the masked tokens decode to exactly the answer plus the
- * end-of-turn token, and all tokens decode to the template's rendering. */
-static void check_real(const char *tok_rel, const char *data_rel, const char *prompt_key,
-                       const char *response_key, const char *eot, const char *tail,
-                       const char *suffix)
-{
-    const char *tp = shared_path(tok_rel);
-    if (!tp) {
-        fprintf(stderr, "skipping %s: ../shared/%s absent\n", data_rel, tok_rel);
-        return;
-    }
-    char tok_path[512], cfg_path[512];
-    snprintf(tok_path, sizeof tok_path, "%s", tp);
-    snprintf(cfg_path, sizeof cfg_path, "%s", tok_path);
-    strcpy(strrchr(cfg_path, '/'), "/tokenizer_config.json");
-    const char *dp = shared_path(data_rel);
-    if (!dp) {
-        fprintf(stderr, "skipping: ../shared/%s absent\n", data_rel);
-        return;
-    }
-    char data_path[512];
-    snprintf(data_path, sizeof data_path, "%s", dp);
-
-    Tokenizer *tok = NULL;
-    if (tokenizer_load(tok_path, &tok) != 0) fail_msg("tokenizer: %s", pf_error());
-    ChatTemplate t;
-    assert_int_equal(chat_template_from_model(&t, cfg_path), 0);
-    if (suffix) chat_template_set_suffix(&t, suffix, "\n");
-    SftEncoder enc;
-    sft_encoder_from_tokenizer(tok, &enc);
-    SftOptions o;
-    sft_options_default(&o);
-    o.prompt_key = prompt_key;
-    o.response_key = response_key;
-    o.max_rows = 3;
-    SftDataset d = {0};
-    SftStats st;
-    if (sft_load_jsonl(data_path, &t, &enc, &o, &d, &st) != 0) fail_msg("%s", pf_error());
-    assert_int_equal(d.n, 3);
-
-    FILE *f = fopen(data_path, "r");
-    char *line = NULL;
-    size_t cap = 0;
-    for (size_t i = 0; i < d.n; i++) {
-        assert_true(getline(&line, &cap, f) > 0);
-        json_t *row = json_loads(line, JSON_DECODE_INT_AS_REAL, NULL);
-        const char *q = json_string_value(json_object_get(row, prompt_key));
-        const char *a = json_string_value(json_object_get(row, response_key));
-        const SftExample *e = &d.examples[i];
-
-        IntVec masked = {0};
-        int first = -1, last = -1;
-        for (int k = 0; k < e->len; k++) {
-            if (!e->loss_mask[k]) continue;
-            intvec_push(&masked, e->tokens[k]);
-            if (first < 0) first = k;
-            last = k;
-        }
-        assert_int_equal(last - first + 1, (int)masked.len); /* one contiguous run */
-        assert_int_equal(e->tokens[last], tokenizer_token_id(tok, eot));
-        StrBuf after = {0}; /* the template's text after the end-of-turn token */
-        tokenizer_decode(tok, e->tokens + last + 1, (size_t)(e->len - 1 - last), false, &after);
-        assert_string_equal(after.data ? after.data : "", tail);
-        strbuf_free(&after);
-        StrBuf got = {0}, want = {0};
-        assert_int_equal(tokenizer_decode(tok, masked.data, masked.len, false, &got), 0);
-        strbuf_printf(&want, "%s%s", a, eot);
-        assert_string_equal(got.data, want.data);
-
-        /* The whole example decodes to the rendering of (question, answer). */
-        ChatMessage conv[2] = {{CHAT_USER, q}, {CHAT_ASSISTANT, a}};
-        ChatRendering r = {0};
-        assert_int_equal(chat_render(&t, conv, 2, false, &r), 0);
-        StrBuf rendered = {0}, all = {0};
-        chat_rendering_text(&r, &rendered);
-        assert_int_equal(tokenizer_decode(tok, e->tokens, (size_t)e->len, false, &all), 0);
-        assert_string_equal(all.data, rendered.data);
-        if (suffix) assert_non_null(strstr(all.data, suffix));
-
-        strbuf_free(&got);
-        strbuf_free(&want);
-        strbuf_free(&rendered);
-        strbuf_free(&all);
-        chat_rendering_free(&r);
-        intvec_free(&masked);
-        json_decref(row);
-    }
-    free(line);
-    fclose(f);
-    sft_dataset_free(&d);
-    chat_template_free(&t);
-    tokenizer_free(tok);
-}
-
-static void test_real_data(void **state)
-{
-    (void)state;
-    if (!shared_path("data/gsm8k/train.jsonl")) skip();
-    check_real("tokenizers/llama3/tokenizer.json", "data/gsm8k/train.jsonl", "question",
-               "answer", "<|eot_id|>", "", NULL);
-    check_real("tokenizers/qwen3/tokenizer.json", "data/medical/pubmedqa_train.jsonl",
-               "question", "answer_rationale", "<|im_end|>", "\n", NULL);
-    check_real("tokenizers/qwen3/tokenizer.json", "data/math/math500.jsonl", "problem",
-               "solution", "<|im_end|>", "\n",
-               "Please reason step by step, and put your final answer within \\boxed{}.");
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -525,7 +415,6 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_jsonl_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
         cmocka_unit_test(test_shuffle_and_split),
-        cmocka_unit_test(test_real_data),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -9,12 +9,15 @@
 #include "util/error.h"
 #include "util/log.h"
 
+int cmd_tokenize_data(int argc, char **argv); /* --data FILE, in cmd_tokenize_data.c */
+
 static void tokenize_usage(FILE *f)
 {
     fprintf(f,
             "usage: priorft tokenize --tokenizer PATH [--text TEXT | --file FILE] [--decode]\n"
             "                        [--no-special]\n"
-            "       priorft tokenize --tokenizer PATH --bench FILE [--repeat N]\n\n"
+            "       priorft tokenize --tokenizer PATH --bench FILE [--repeat N]\n"
+            "       priorft tokenize --tokenizer PATH --data FILE.jsonl [...] (--data --help)\n\n"
             "PATH is a tokenizer.json, a model folder, a llama2.c tokenizer .bin or a .gguf.\n"
             "Encoding prints the ids, space-separated; --decode reads ids (separated by spaces\n"
             "or commas) and prints the text. --no-special encodes special-token text as plain\n"
@@ -104,8 +107,9 @@ int cmd_tokenize(int argc, char **argv)
             decode = true;
         } else if (strcmp(a, "--no-special") == 0) {
             special = false;
+        } else if (strcmp(a, "--data") == 0) {
+            return cmd_tokenize_data(argc, argv); /* a JSONL SFT file: cmd_tokenize_data.c */
         } else {
-            /* TODO: the data engineer adds --data (tokenize a JSONL SFT file) here. */
             tokenize_usage(stderr);
             return cli_error("tokenize: unknown or incomplete option '%s'", a);
         }
