@@ -12,6 +12,7 @@ int cmd_tokenize(int argc, char **argv);
 int cmd_data(int argc, char **argv);
 int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
 int cmd_bench_head(int argc, char **argv);
 
 static const Command commands[] = {
@@ -21,6 +22,7 @@ static const Command commands[] = {
     {"eval", "score generations: math answers, multiple choice, figlet words", cmd_eval},
     {"bench-head", "time and memory of the fused LM head + objective", cmd_bench_head},
     {"bench", "GEMM peak and training tokens/s of a random model of a chosen shape", cmd_bench},
+    {"generate", "sample text from a model (KV-cache inference)", cmd_generate},
     {NULL, NULL, NULL}, /* keeps the table non-empty until the first command lands */
 };
 

@@ -1,6 +1,7 @@
 /* One-token-per-sequence decoding steps with a key/value cache (see infer.h). */
 #include "model/infer.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -150,4 +151,68 @@ int model_step(const Model *m, KVCache *c, const int *tokens, const int *positio
     }
     rmsnorm_forward(c->xn, c->rstd, c->x, m->params.final_norm, n, cf->dim, cf->norm_eps);
     return linear(logits, c->xn, m->params.lm_head, NULL, n, cf->dim, cf->vocab_size, 0.0f);
+}
+
+/* Sorts ids by descending probability (qsort has no context argument, so pairs are sorted). */
+typedef struct ProbId {
+    float p;
+    int id;
+} ProbId;
+
+static int prob_desc(const void *a, const void *b)
+{
+    float pa = ((const ProbId *)a)->p, pb = ((const ProbId *)b)->p;
+    return pa < pb ? 1 : (pa > pb ? -1 : 0);
+}
+
+int sample_logits(float *logits, int V, float temperature, float top_p, Rng *rng)
+{
+    int best = 0;
+    for (int v = 1; v < V; v++)
+        if (logits[v] > logits[best]) best = v;
+    if (temperature <= 0.0f) return best;
+
+    float mx = logits[best], sum = 0.0f;
+    for (int v = 0; v < V; v++) {
+        logits[v] = expf((logits[v] - mx) / temperature);
+        sum += logits[v];
+    }
+    for (int v = 0; v < V; v++) logits[v] /= sum;
+    float u = rng_uniform(rng);
+    if (!(top_p > 0.0f && top_p < 1.0f)) {
+        float cum = 0.0f;
+        for (int v = 0; v < V; v++) {
+            cum += logits[v];
+            if (u < cum) return v;
+        }
+        return best; /* rounding left u above the total */
+    }
+
+    /* Nucleus: candidates above (1 - top_p) / (V - 1) can be in the set; sort those only. */
+    float cutoff = (1.0f - top_p) / (float)(V > 1 ? V - 1 : 1);
+    int n = 0;
+    ProbId *pairs = xmalloc(sizeof(ProbId) * (size_t)V);
+    for (int v = 0; v < V; v++)
+        if (logits[v] >= cutoff) pairs[n++] = (ProbId){logits[v], v};
+    qsort(pairs, (size_t)n, sizeof *pairs, prob_desc);
+    float mass = 0.0f;
+    int last = n - 1;
+    for (int i = 0; i < n; i++) {
+        mass += pairs[i].p;
+        if (mass > top_p) {
+            last = i;
+            break;
+        }
+    }
+    float cum = 0.0f, r = u * mass;
+    int chosen = n > 0 ? pairs[last].id : best;
+    for (int i = 0; i <= last; i++) {
+        cum += pairs[i].p;
+        if (r < cum) {
+            chosen = pairs[i].id;
+            break;
+        }
+    }
+    free(pairs);
+    return chosen;
 }

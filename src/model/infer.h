@@ -5,6 +5,7 @@
 #define PRIORFT_MODEL_INFER_H
 
 #include "model/model.h"
+#include "util/rng.h"
 
 typedef struct KVCache KVCache;
 
@@ -20,5 +21,11 @@ void kv_cache_free(KVCache *c);
  * token outside the vocabulary or a position outside the cache. */
 int model_step(const Model *m, KVCache *c, const int *tokens, const int *positions, int n,
                float *logits);
+
+/* Picks the next token from logits (V), which it overwrites with probabilities. temperature 0
+ * is greedy (argmax, lowest id on ties); otherwise samples softmax(logits / temperature),
+ * restricted to the smallest most-likely set whose mass reaches top_p when 0 < top_p < 1
+ * (nucleus sampling). Draws one number from rng per sampled token. */
+int sample_logits(float *logits, int V, float temperature, float top_p, Rng *rng);
 
 #endif
