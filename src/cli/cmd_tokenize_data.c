@@ -62,12 +62,15 @@ int cmd_tokenize_data(int argc, char **argv)
     SftOptions o;
     sft_options_default(&o);
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        bool v = i + 1 < argc;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+        if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             tokenize_data_usage(stdout);
             return 0;
-        } else if (!strcmp(a, "--tokenizer") && v) tok_path = argv[++i];
+        }
+    }
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        bool v = i + 1 < argc;
+        if (!strcmp(a, "--tokenizer") && v) tok_path = argv[++i];
         else if (!strcmp(a, "--data") && v) data = argv[++i];
         else if (!strcmp(a, "--chat-template") && v) template_name = argv[++i];
         else if (!strcmp(a, "--prompt-key") && v) o.prompt_key = argv[++i];

@@ -52,6 +52,67 @@ int sft_truncation_parse(const char *name, SftTruncation *out)
     return 0;
 }
 
+static bool ids_prefix(const IntVec *p, const IntVec *whole)
+{
+    return p->len <= whole->len && memcmp(p->data, whole->data, p->len * sizeof *p->data) == 0;
+}
+
+/* Encodes a run of consecutive text segments (no special tokens between them) the way the
+ * whole text would be tokenized, so that a tokenizer that adds a space marker at the start of
+ * each call (SentencePiece) or merges across the boundary gives the same ids as at inference.
+ * Where the prompt/response flag changes inside the run, the split is where the tokens of the
+ * text before it end; when those are not a prefix of the whole, each side is encoded alone. */
+static int encode_run(const SftEncoder *enc, const ChatSegment *segs, size_t n, IntVec *tokens,
+                      IntVec *mask)
+{
+    StrBuf text = {0};
+    strbuf_append(&text, "", 0);
+    size_t *cut = xmalloc((n + 1) * sizeof *cut); /* byte offset where segment k starts */
+    for (size_t k = 0; k < n; k++) {
+        cut[k] = text.len;
+        strbuf_append(&text, segs[k].text, segs[k].len);
+    }
+    cut[n] = text.len;
+
+    IntVec whole = {0}, part = {0};
+    size_t *split = xmalloc((n + 1) * sizeof *split); /* token index where segment k starts */
+    int rc = enc->encode(enc->ctx, text.data, text.len, false, &whole);
+    bool whole_ok = rc == 0;
+    split[0] = 0;
+    for (size_t k = 1; k < n && whole_ok; k++) {
+        split[k] = split[k - 1];
+        if (segs[k].assistant == segs[k - 1].assistant) continue;
+        part.len = 0;
+        rc = enc->encode(enc->ctx, text.data, cut[k], false, &part);
+        whole_ok = rc == 0 && ids_prefix(&part, &whole) && part.len >= split[k - 1];
+        split[k] = part.len;
+    }
+    if (whole_ok) {
+        size_t k = 0; /* the last segment starting at or before token i */
+        for (size_t i = 0; i < whole.len; i++) {
+            while (k + 1 < n && split[k + 1] <= i) k++;
+            intvec_push(tokens, whole.data[i]);
+            intvec_push(mask, segs[k].assistant ? 1 : 0);
+        }
+    } else if (rc == 0) {
+        /* Each group of same-side segments alone. */
+        for (size_t k = 0; k < n && rc == 0;) {
+            size_t end = k + 1;
+            while (end < n && segs[end].assistant == segs[k].assistant) end++;
+            size_t before = tokens->len;
+            rc = enc->encode(enc->ctx, text.data + cut[k], cut[end] - cut[k], false, tokens);
+            for (size_t i = before; i < tokens->len; i++) intvec_push(mask, segs[k].assistant);
+            k = end;
+        }
+    }
+    intvec_free(&whole);
+    intvec_free(&part);
+    strbuf_free(&text);
+    free(cut);
+    free(split);
+    return rc;
+}
+
 int sft_encode_messages(const ChatTemplate *t, const SftEncoder *enc, const ChatMessage *msgs,
                         size_t n, bool add_generation_prompt, IntVec *tokens, IntVec *mask)
 {
@@ -59,30 +120,34 @@ int sft_encode_messages(const ChatTemplate *t, const SftEncoder *enc, const Chat
     if (chat_render(t, msgs, n, add_generation_prompt, &r) != 0) return -1;
 
     int rc = 0;
-    for (size_t i = 0; i < r.n && rc == 0; i++) {
+    for (size_t i = 0; i < r.n && rc == 0;) {
         const ChatSegment *g = &r.segments[i];
-        size_t before = tokens->len;
+        if (g->kind == SEG_TEXT || g->kind == SEG_MARKUP) {
+            size_t end = i + 1;
+            while (end < r.n && (r.segments[end].kind == SEG_TEXT ||
+                                 r.segments[end].kind == SEG_MARKUP))
+                end++;
+            rc = encode_run(enc, r.segments + i, end - i, tokens, mask);
+            i = end;
+            continue;
+        }
         int id = -1;
-        switch (g->kind) {
-        case SEG_TEXT:
-        case SEG_MARKUP:
-            rc = enc->encode(enc->ctx, g->text, g->len, g->kind == SEG_MARKUP, tokens);
-            break;
-        case SEG_TOKEN:
+        if (g->kind == SEG_TOKEN) {
             id = enc->token_id(enc->ctx, g->text);
             if (id < 0) rc = pf_fail("token '%s' of the %s template is not in the vocabulary",
                                      g->text, chat_family_name(t->family));
-            else intvec_push(tokens, id);
-            break;
-        case SEG_BOS:
-            if (enc->bos_id >= 0) intvec_push(tokens, enc->bos_id);
-            break;
-        case SEG_EOS:
-            if (enc->eos_id < 0) rc = pf_fail("the tokenizer declares no end-of-sequence token");
-            else intvec_push(tokens, enc->eos_id);
-            break;
+        } else if (g->kind == SEG_BOS) {
+            id = enc->bos_id; /* none: nothing to add */
+        } else if (enc->eos_id < 0) {
+            rc = pf_fail("the tokenizer declares no end-of-sequence token");
+        } else {
+            id = enc->eos_id;
         }
-        for (size_t k = before; k < tokens->len; k++) intvec_push(mask, g->assistant ? 1 : 0);
+        if (rc == 0 && id >= 0) {
+            intvec_push(tokens, id);
+            intvec_push(mask, g->assistant ? 1 : 0);
+        }
+        i++;
     }
     chat_rendering_free(&r);
     return rc;

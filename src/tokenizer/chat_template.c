@@ -25,7 +25,6 @@ static const char *const SMOLLM2_SYSTEM =
     "You are a helpful AI assistant named SmolLM, trained by Hugging Face";
 static const char *const QWEN25_SYSTEM =
     "You are Qwen, created by Alibaba Cloud. You are a helpful assistant.";
-static const char *const QWEN3_THINK_EMPTY = "<think>\n\n</think>\n\n";
 
 static char *dup_or_null(const char *s) { return s ? xstrdup(s) : NULL; }
 
@@ -252,6 +251,40 @@ static void seg_push(ChatRendering *r, SegmentKind kind, bool assistant, const c
 
 static void markup(ChatRendering *r, const char *s) { seg_push(r, SEG_MARKUP, false, s, strlen(s)); }
 
+/* A special token of the template, e.g. "<|im_start|>": always its own segment. */
+static void special(ChatRendering *r, const char *s, bool assistant)
+{
+    seg_push(r, SEG_TOKEN, assistant, s, strlen(s));
+}
+
+/* "<|im_start|>role\n" as a token and text. */
+static void chatml_header(ChatRendering *r, const char *role)
+{
+    special(r, "<|im_start|>", false);
+    StrBuf b = {0};
+    strbuf_printf(&b, "%s\n", role);
+    markup(r, b.data);
+    strbuf_free(&b);
+}
+
+/* Qwen3's empty think block "<think>\n\n</think>\n\n" (both tags are added tokens). */
+static void qwen3_think_empty(ChatRendering *r)
+{
+    special(r, "<think>", false);
+    markup(r, "\n\n");
+    special(r, "</think>", false);
+    markup(r, "\n\n");
+}
+
+/* "<|start_header_id|>role<|end_header_id|>\n\n" as tokens and text. */
+static void llama3_header(ChatRendering *r, const char *role)
+{
+    special(r, "<|start_header_id|>", false);
+    markup(r, role);
+    special(r, "<|end_header_id|>", false);
+    markup(r, "\n\n");
+}
+
 static bool is_space(char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
@@ -288,19 +321,16 @@ static void render_chatml(const ChatTemplate *t, const ChatMessage *m, size_t n,
         if (m[i].role == CHAT_USER) last_user = i;
 
     for (size_t i = 0; i < n; i++) {
-        StrBuf head = {0};
-        strbuf_printf(&head, "<|im_start|>%s\n", role_name(m[i].role));
-        markup(r, head.data);
-        strbuf_free(&head);
+        chatml_header(r, role_name(m[i].role));
         if (m[i].role == CHAT_ASSISTANT) {
             const char *c = m[i].content;
             size_t len = strlen(c);
             if (t->family == CHAT_QWEN3 && i == n - 1 && i > last_user) {
-                markup(r, QWEN3_THINK_EMPTY);
+                qwen3_think_empty(r);
                 while (len > 0 && *c == '\n') c++, len--;
             }
             seg_push(r, SEG_TEXT, true, c, len);
-            seg_push(r, SEG_TOKEN, true, "<|im_end|>", 10);
+            special(r, "<|im_end|>", true);
             markup(r, "\n");
             continue;
         }
@@ -309,11 +339,12 @@ static void render_chatml(const ChatTemplate *t, const ChatMessage *m, size_t n,
         else strbuf_puts(&body, m[i].content);
         seg_push(r, SEG_TEXT, false, body.data, body.len);
         strbuf_free(&body);
-        markup(r, "<|im_end|>\n");
+        special(r, "<|im_end|>", false);
+        markup(r, "\n");
     }
     if (gen) {
-        markup(r, "<|im_start|>assistant\n");
-        if (t->family == CHAT_QWEN3) markup(r, QWEN3_THINK_EMPTY);
+        chatml_header(r, "assistant");
+        if (t->family == CHAT_QWEN3) qwen3_think_empty(r);
     }
 }
 
@@ -323,10 +354,8 @@ static void render_llama3(const ChatTemplate *t, const ChatMessage *m, size_t n,
 {
     seg_push(r, SEG_TOKEN, false, t->bos_text, strlen(t->bos_text));
     for (size_t i = 0; i < n; i++) {
-        StrBuf head = {0}, body = {0};
-        strbuf_printf(&head, "<|start_header_id|>%s<|end_header_id|>\n\n",
-                      role_name(m[i].role));
-        markup(r, head.data);
+        StrBuf body = {0};
+        llama3_header(r, role_name(m[i].role));
         if (m[i].role == CHAT_USER) user_content(t, m[i].content, &body);
         else strbuf_puts(&body, m[i].content);
         const char *c = body.data;
@@ -334,11 +363,10 @@ static void render_llama3(const ChatTemplate *t, const ChatMessage *m, size_t n,
         strip(&c, &len, true);
         bool assistant = m[i].role == CHAT_ASSISTANT;
         seg_push(r, SEG_TEXT, assistant, c, len);
-        seg_push(r, SEG_TOKEN, assistant, "<|eot_id|>", 10);
-        strbuf_free(&head);
+        special(r, "<|eot_id|>", assistant);
         strbuf_free(&body);
     }
-    if (gen) markup(r, "<|start_header_id|>assistant<|end_header_id|>\n\n");
+    if (gen) llama3_header(r, "assistant");
 }
 
 /* Llama-2: <s>[INST] <<SYS>>\nsys\n<</SYS>>\n\nuser [/INST] answer </s> per exchange. */

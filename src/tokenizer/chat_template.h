@@ -34,9 +34,9 @@ typedef struct ChatMessage {
 } ChatMessage;
 
 typedef enum SegmentKind {
-    SEG_TEXT = 0, /* message content: encode WITHOUT special-token parsing */
-    SEG_MARKUP,   /* template text: encode with special-token parsing */
-    SEG_TOKEN,    /* exactly one special token, written as in the vocabulary ("<|im_end|>") */
+    SEG_TEXT = 0, /* message content: encoded WITHOUT special-token parsing */
+    SEG_MARKUP,   /* template text between special tokens ("user\n", "[INST] "): plain text */
+    SEG_TOKEN,    /* exactly one special or added token, as in the vocabulary ("<|im_end|>") */
     SEG_BOS,      /* the tokenizer's BOS (left out if it has none); text is how it renders */
     SEG_EOS,      /* the tokenizer's EOS; text is how it renders */
 } SegmentKind;
