@@ -125,7 +125,9 @@ static bool is_alnum(int32_t cp)
 }
 
 /* The longest added token that matches at text[pos] and applies (special ones only with
- * parse_special), or NULL. */
+ * parse_special), or NULL.
+ * TODO: tokens with normalized=true are matched on the raw text, not the normalised text as HF
+ * does; none of the supported files has one, but a custom tokenizer.json might. */
 static const AddedToken *added_match(const Tokenizer *t, const char *text, size_t len,
                                      size_t pos, bool parse_special)
 {
