@@ -75,6 +75,15 @@ int atomic_open(AtomicFile *a, const char *path)
         atomic_release(a);
         return pf_fail("%s: cannot create temporary file: %s", path, strerror(e));
     }
+    /* mkstemp creates 0600; checkpoints are meant to be read by others (umask still applies
+     * to nothing here, so use the common 0644). */
+    if (fchmod(fd, 0644) != 0) {
+        int e = errno;
+        close(fd);
+        unlink(a->tmp_path);
+        atomic_release(a);
+        return pf_fail("%s: cannot set permissions: %s", path, strerror(e));
+    }
     a->fp = fdopen(fd, "wb");
     if (!a->fp) {
         int e = errno;
