@@ -77,6 +77,8 @@ static void load_set(const Fixture *fx, FigletPuzzleSet *set, FigletSplit split,
     cfg.words_path = fx->words;
     cfg.split = split;
     cfg.exclude_path = exclude;
+    cfg.min_len = 3; /* the hand-made word lists below were worked out for 3..7 letters */
+    cfg.max_len = 7;
     if (figlet_set_load(set, &cfg) != 0) fail_msg("%s", pf_error());
 }
 

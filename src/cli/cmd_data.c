@@ -14,8 +14,8 @@
 static void data_usage(FILE *f)
 {
     fprintf(f,
-            "usage: priorft data figlet --out FILE --count N [--seed S] [--min-len 3]\n"
-            "                           [--max-len 7] [--fonts DIR] [--words FILE]\n"
+            "usage: priorft data figlet --out FILE --count N [--seed S] [--min-len 2]\n"
+            "                           [--max-len 5] [--fonts DIR] [--words FILE]\n"
             "                           [--exclude-words FILE] [--holdout-out FILE]\n"
             "                           [--split train|test|all] [--no-space-letters]\n"
             "       priorft data figlet --render TEXT --font FILE.flf [--gap N]\n\n"
