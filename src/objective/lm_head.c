@@ -107,6 +107,56 @@ static int gemm(char ta, char tb, int64_t m, int64_t n, int64_t k, const float *
     return 0;
 }
 
+/* exp(x) for x <= 0 on 8 lanes with GCC vector extensions (glibc's expf is scalar without
+ * -ffast-math, and the softmax runs it V times per token): x = n ln2 + r, |r| <= ln2 / 2,
+ * exp(r) by its degree-7 Taylor polynomial (relative error < 1e-8 before rounding, a few ulp
+ * after), times 2^n built in the exponent bits. x < -87 gives 0 (below 2^-125, which a softmax
+ * over them does not notice). */
+typedef float f32x8 __attribute__((vector_size(32)));
+typedef int32_t i32x8 __attribute__((vector_size(32)));
+
+static inline f32x8 exp_nonpositive8(f32x8 x)
+{
+    const f32x8 lowest = {-87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f, -87.0f};
+    i32x8 under = x < lowest;
+    x = (f32x8)(((i32x8)x & ~under) | ((i32x8)lowest & under));
+    const float shifter = 12582912.0f; /* 1.5 * 2^23: adding it rounds to an integer */
+    f32x8 n = (x * 1.44269504088896341f + shifter) - shifter;
+    f32x8 r = (x - n * 0.693145751953125f) - n * 1.42860682030941723e-6f;
+    f32x8 p = r * (1.0f / 5040) + 1.0f / 720;
+    p = p * r + 1.0f / 120;
+    p = p * r + 1.0f / 24;
+    p = p * r + 1.0f / 6;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    i32x8 bits = (__builtin_convertvector(n, i32x8) + 127) << 23;
+    f32x8 e = p * (f32x8)bits;
+    return (f32x8)((i32x8)e & ~under);
+}
+
+/* z[j] = exp(z[j] - m) over a row (all z[j] <= m). */
+static void row_exp_shifted(float *z, int v, float m)
+{
+    int j = 0;
+    for (; j + 8 <= v; j += 8) {
+        f32x8 x;
+        memcpy(&x, z + j, sizeof x);
+        x = exp_nonpositive8(x - m);
+        memcpy(z + j, &x, sizeof x);
+    }
+    for (; j < v; j++) z[j] = expf(z[j] - m);
+}
+
+/* Max of a row, vectorised. */
+static float row_max(const float *z, int v)
+{
+    float m = z[0];
+#pragma omp simd reduction(max : m)
+    for (int j = 0; j < v; j++) m = z[j] > m ? z[j] : m;
+    return m;
+}
+
 /* logits (t, V) of the chunk's rows rows[0..t): gathers their hidden rows into w->h first. */
 static int chunk_logits(const HeadInput *in, const int *rows, int t, HeadWork *w)
 {
@@ -121,10 +171,20 @@ static int chunk_logits(const HeadInput *in, const int *rows, int t, HeadWork *w
 static void row_softmax_sums(const float *z, int v, float *max_out, double *sum_out,
                              double *ez_out)
 {
-    float m = z[0];
-    for (int j = 1; j < v; j++) m = z[j] > m ? z[j] : m;
+    float m = row_max(z, v);
     double s = 0.0, ez = 0.0;
-    for (int j = 0; j < v; j++) {
+    int j = 0;
+    for (; j + 8 <= v; j += 8) {
+        f32x8 d;
+        memcpy(&d, z + j, sizeof d);
+        d -= m;
+        f32x8 e = exp_nonpositive8(d), ed = e * d;
+        for (int k = 0; k < 8; k++) {
+            s += e[k];
+            ez += ed[k];
+        }
+    }
+    for (; j < v; j++) {
         float d = z[j] - m;
         float e = expf(d);
         s += e;
@@ -145,14 +205,12 @@ static void chunk_objective(const HeadInput *in, const int *rows, int t, const O
     for (int i = 0; i < t; i++) {
         float *z = w->logits + (size_t)i * v;
         int y = in->targets[rows[i]];
-        float m = z[0];
-        for (int j = 1; j < v; j++) m = z[j] > m ? z[j] : m;
+        float m = row_max(z, v);
         float zy = z[y];
+        row_exp_shifted(z, v, m);
         double s = 0.0;
-        for (int j = 0; j < v; j++) {
-            z[j] = expf(z[j] - m);
-            s += z[j];
-        }
+#pragma omp simd reduction(+ : s)
+        for (int j = 0; j < v; j++) s += z[j];
         double log_p = ((double)zy - m) - log(s);
         if (log_p > 0.0) log_p = 0.0;
         w->log_p[i] = log_p;
