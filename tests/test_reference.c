@@ -64,7 +64,8 @@ static void check_model(const char *name)
     for (int t = 0; t < T; t++)
         for (size_t v = 0; v < V; v++) {
             double s = 0;
-            for (size_t k = 0; k < C; k++) s += (double)hidden[t * C + k] * m.params.lm_head[v * C + k];
+            for (size_t k = 0; k < C; k++)
+                s += (double)hidden[t * C + k] * m.params.lm_head[v * C + k];
             logits[t * V + v] = (float)s;
         }
     float *want_logits = ref_tensor(&ref, "logits", (size_t)T * V);

@@ -730,7 +730,8 @@ int ggml_dequantize(uint32_t type, const void *src, size_t n, float *dst)
         for (size_t i = 0; i < n; i++) dst[i] = h2f(p + 2 * i);
         return 0;
     case GGML_TYPE_BF16:
-        for (size_t i = 0; i < n; i++) dst[i] = bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
+        for (size_t i = 0; i < n; i++)
+            dst[i] = bf16_to_f32((uint16_t)(p[2 * i] | p[2 * i + 1] << 8));
         return 0;
     case GGML_TYPE_Q4_0: block = deq_q4_0; break;
     case GGML_TYPE_Q4_1: block = deq_q4_1; break;
@@ -865,7 +866,8 @@ static int gguf_name_of(const char *hf, char *out, size_t n)
         {"mlp.gate_proj.weight", "ffn_gate.weight"}, {"mlp.up_proj.weight", "ffn_up.weight"},
         {"mlp.down_proj.weight", "ffn_down.weight"},
     };
-    if (strcmp(hf, "model.embed_tokens.weight") == 0) return snprintf(out, n, "token_embd.weight"), 0;
+    if (strcmp(hf, "model.embed_tokens.weight") == 0)
+        return snprintf(out, n, "token_embd.weight"), 0;
     if (strcmp(hf, "model.norm.weight") == 0) return snprintf(out, n, "output_norm.weight"), 0;
     if (strcmp(hf, "lm_head.weight") == 0) return snprintf(out, n, "output.weight"), 0;
     int layer, used = 0;
