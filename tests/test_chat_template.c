@@ -115,7 +115,8 @@ static void test_prompt_prefix_and_assistant_side(void **state)
         "Ans 1<|im_end|>Ans 2<|im_end|>",
         "Ans 1<|eot_id|>Ans 2<|eot_id|>",
         " Ans 1 </s> Ans 2 </s>",
-        " Ans 1<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c> Ans 2<\xef\xbd\x9c"
+        " Ans 1<\xef\xbd\x9c" "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c> Ans 2"
+        "<\xef\xbd\x9c"
         "end\xe2\x96\x81of\xe2\x96\x81sentence\xef\xbd\x9c>",
         "Ans 1Ans 2",
     };

@@ -1,7 +1,10 @@
 /* SFT examples from real data with the real tokenizers (../shared; skipped when absent): a few
  * rows of GSM8K (Llama-3), PubMedQA and MATH-500 (Qwen3, with the step-by-step suffix). The
  * tokens decode to the template's rendering of the row, and the loss mask is one contiguous run
- * that decodes to exactly the answer text plus the end-of-turn token. */
+ * that decodes to exactly the answer text plus the end-of-turn token. Whole conversations get
+ * the ids Hugging Face (Llama-3) and sentencepiece (Llama-2) give the rendered text
+ * (tests/fixtures/data/sft_token_ids.json, from tools/make_chat_fixtures.py), and the
+ * generation prompt's ids are a prefix of them ending where the loss mask starts. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,10 +135,72 @@ static void test_real_data(void **state)
     tokenizer_free(qwen3);
 }
 
+static void test_whole_conversation_ids(void **state)
+{
+    (void)state;
+    const char *fp = fixture_path("data/sft_token_ids.json");
+    assert_non_null(fp);
+    json_t *cases = json_load_file(fp, 0, NULL);
+    assert_non_null(cases);
+    if (!shared_path("tokenizers/llama2/tokenizer.bin")) {
+        json_decref(cases);
+        fprintf(stderr, "skipping: ../shared/tokenizers absent\n");
+        skip();
+    }
+    Tokenizer *toks[2] = {NULL, NULL};
+    if (tokenizer_load(shared_path("tokenizers/llama3/tokenizer.json"), &toks[0]) ||
+        tokenizer_load(shared_path("tokenizers/llama2/tokenizer.bin"), &toks[1]))
+        fail_msg("tokenizer: %s", pf_error());
+    size_t i;
+    json_t *c;
+    json_array_foreach(cases, i, c) {
+        bool l2 = !strcmp(json_string_value(json_object_get(c, "tokenizer")), "llama2");
+        ChatTemplate t;
+        assert_int_equal(chat_template_init(&t, l2 ? "llama2" : "llama3"), 0);
+        SftEncoder enc;
+        sft_encoder_from_tokenizer(toks[l2], &enc);
+        json_t *conv = json_object_get(c, "conversation");
+        size_t n = json_array_size(conv);
+        ChatMessage msgs[8];
+        for (size_t k = 0; k < n && k < 8; k++) {
+            json_t *m = json_array_get(conv, k);
+            const char *role = json_string_value(json_object_get(m, "role"));
+            msgs[k].role = !strcmp(role, "system") ? CHAT_SYSTEM
+                           : !strcmp(role, "user") ? CHAT_USER : CHAT_ASSISTANT;
+            msgs[k].content = json_string_value(json_object_get(m, "content"));
+        }
+        IntVec ids = {0}, mask = {0}, gen = {0}, gmask = {0};
+        assert_int_equal(sft_encode_messages(&t, &enc, msgs, n, false, &ids, &mask), 0);
+        assert_int_equal(sft_encode_messages(&t, &enc, msgs, n - 1, true, &gen, &gmask), 0);
+        json_t *want = json_object_get(c, "ids");
+        if (ids.len != json_array_size(want))
+            fprintf(stderr, "%s %s: %zu ids, want %zu\n", l2 ? "llama2" : "llama3",
+                    json_string_value(json_object_get(c, "name")), ids.len,
+                    json_array_size(want));
+        assert_int_equal(ids.len, json_array_size(want));
+        for (size_t k = 0; k < ids.len; k++)
+            assert_int_equal(ids.data[k], json_integer_value(json_array_get(want, k)));
+        /* the generation prompt is a prefix, and the last response's mask starts right after */
+        assert_true(gen.len < ids.len);
+        assert_memory_equal(gen.data, ids.data, gen.len * sizeof *gen.data);
+        assert_int_equal(mask.data[gen.len], 1);
+        assert_int_equal(mask.data[gen.len - 1], 0);
+        intvec_free(&ids);
+        intvec_free(&mask);
+        intvec_free(&gen);
+        intvec_free(&gmask);
+        chat_template_free(&t);
+    }
+    tokenizer_free(toks[0]);
+    tokenizer_free(toks[1]);
+    json_decref(cases);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_real_data),
+        cmocka_unit_test(test_whole_conversation_ids),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

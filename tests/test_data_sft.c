@@ -15,6 +15,7 @@
 #include "data/sft.h"
 #include "testutil.h"
 #include "util/error.h"
+#include "util/rng.h"
 
 /* A byte-level test encoder: byte b is id b; a few special tokens get ids from 256 when special
  * parsing is on; BOS 300, EOS 301. Decoding is the inverse, so expected text is easy to state. */
@@ -228,9 +229,11 @@ static void test_bad_rows(void **state)
     expect_bad_row(f, "[1, 2]\n", 2, "a list, not an object", SFT_SKIP_JSON, 0);
     expect_bad_row(f, "{\"prompt\": \"\\u00ff\xff\", \"response\": \"y\"}\n", 2,
                    "malformed JSON", SFT_SKIP_JSON, 0);
-    expect_bad_row(f, "{\"prompt\": \"a very long question indeed, much longer than this\", \"response\": \"y\"}\n",
+    expect_bad_row(f, "{\"prompt\": \"a very long question indeed, much longer than this\", "
+                      "\"response\": \"y\"}\n",
                    2, "prompt has", SFT_SKIP_PROMPT_TOO_LONG, 48);
-    expect_bad_row(f, "{\"prompt\": \"q\", \"response\": \"a long long long long long answer here\"}\n", 2,
+    expect_bad_row(f, "{\"prompt\": \"q\", \"response\": \"a long long long long long answer "
+                      "here\"}\n", 2,
                    "max length is 48", SFT_SKIP_TOO_LONG, 48);
     expect_bad_row(f, "{\"messages\": [{\"role\": \"user\", \"content\": \"x\"}]}\n", 2,
                    "no assistant turn", SFT_SKIP_NO_LOSS, 0);
@@ -406,6 +409,55 @@ static void test_shuffle_and_split(void **state)
     sft_dataset_free(&d);
 }
 
+/* Hostile input: every truncation of a valid file and lines of random bytes give an error or a
+ * counted skip, never a crash (this test also runs under ASan/UBSan). */
+static void test_truncated_and_random(void **state)
+{
+    Fixture *f = *state;
+    const char *row = "{\"messages\": [{\"role\": \"user\", \"content\": \"h\\u00e9 \\ud83d"
+                      "\\ude00\"}, {\"role\": \"assistant\", \"content\": \"ok\"}], \"x\": [1.5e3]}\n";
+    ChatTemplate t;
+    assert_int_equal(chat_template_init(&t, "chatml"), 0);
+    SftEncoder enc = byte_encoder();
+    SftOptions o;
+    sft_options_default(&o);
+    size_t n = strlen(row);
+    int ok = 0;
+    for (size_t cut = 0; cut <= n; cut++) {
+        write_file(f->path, row, cut);
+        SftDataset d = {0};
+        SftStats st;
+        int rc = sft_load_jsonl(f->path, &t, &enc, &o, &d, &st);
+        if (rc == 0) ok++;
+        else assert_non_null(strstr(pf_error(), "data.jsonl"));
+        sft_dataset_free(&d);
+    }
+    assert_int_equal(ok, 2); /* the whole line, with and without its newline */
+
+    Rng rng;
+    rng_seed(&rng, 42);
+    char buf[4096];
+    size_t len = 0;
+    for (int line = 0; line < 60; line++) {
+        int k = (int)rng_below(&rng, 60);
+        for (int i = 0; i < k; i++) buf[len++] = (char)rng_below(&rng, 256);
+        buf[len++] = '\n';
+    }
+    memcpy(buf + len, row, n);
+    write_file(f->path, buf, len + n);
+    o.skip_bad_rows = true;
+    SftDataset d = {0};
+    SftStats st;
+    assert_int_equal(sft_load_jsonl(f->path, &t, &enc, &o, &d, &st), 0);
+    assert_int_equal(d.n, 1);
+    long skipped = 0;
+    for (int i = 0; i < SFT_SKIP_COUNT; i++) skipped += st.skipped[i];
+    assert_int_equal(st.rows, st.kept + skipped);
+    assert_true(skipped + st.blank_lines >= 55);
+    sft_dataset_free(&d);
+    chat_template_free(&t);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -415,6 +467,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_not_jsonl_files, setup, teardown),
         cmocka_unit_test_setup_teardown(test_truncation, setup, teardown),
         cmocka_unit_test(test_shuffle_and_split),
+        cmocka_unit_test_setup_teardown(test_truncated_and_random, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -2,6 +2,9 @@
 apply_chat_template (tokenize=False) with the Llama-3 and Qwen3 tokenizer configs from
 ../shared/tokenizers and with the published SmolLM2, Llama-2 and DeepSeek template strings, so
 that tests/test_chat_template.c can compare priorft's renderings character for character.
+Also writes tests/fixtures/data/sft_token_ids.json: the ids of whole rendered conversations
+(Llama-3 with Hugging Face tokenizers, Llama-2 with sentencepiece, split at special tokens as
+the slow LlamaTokenizer does) for tests/test_data_real.c.
 
 Run from the repository root: .venv/bin/python tools/make_chat_fixtures.py
 """
@@ -39,7 +42,8 @@ LLAMA2 = (
     "{% endif %}{% endfor %}"
 )
 DEEPSEEK = (
-    "{% if not add_generation_prompt is defined %}{% set add_generation_prompt = false %}{% endif %}"
+    "{% if not add_generation_prompt is defined %}"
+    "{% set add_generation_prompt = false %}{% endif %}"
     "{{ bos_token }}{% for message in messages %}{% if message['role'] == 'user' %}"
     "{{ 'User: ' + message['content'] + '\\n\\n' }}{% elif message['role'] == 'assistant' %}"
     "{{ 'Assistant: ' + message['content'] + eos_token }}{% elif message['role'] == 'system' %}"
@@ -140,5 +144,39 @@ def main():
     print(f"wrote {len(cases)} renderings to {OUT}", file=sys.stderr)
 
 
+def token_ids():
+    import sentencepiece as spm
+
+    llama3 = AutoTokenizer.from_pretrained(os.path.join(SHARED, "llama3"))
+    sp = spm.SentencePieceProcessor(model_file=os.path.join(SHARED, "llama2", "tokenizer.model"))
+    host = AutoTokenizer.from_pretrained(os.path.join(SHARED, "llama3"))
+    host.bos_token, host.eos_token = "<s>", "</s>"
+    out = []
+    for conv_name, conv in CONVERSATIONS.items():
+        text = llama3.apply_chat_template(conv, tokenize=False)
+        # Meta-Llama-3's template always ends with an assistant header; training stops before.
+        header = "<|start_header_id|>assistant<|end_header_id|>\n\n"
+        assert text.endswith(header)
+        text = text[: -len(header)]
+        ids = llama3(text, add_special_tokens=False)["input_ids"]
+        out.append({"tokenizer": "llama3", "name": conv_name, "conversation": conv, "ids": ids})
+
+        text = host.apply_chat_template(conv, chat_template=LLAMA2, tokenize=False)
+        ids = []
+        for piece in text.replace("<s>", "\0<s>\0").replace("</s>", "\0</s>\0").split("\0"):
+            if piece == "<s>":
+                ids.append(sp.bos_id())
+            elif piece == "</s>":
+                ids.append(sp.eos_id())
+            elif piece:
+                ids.extend(sp.encode(piece))
+        out.append({"tokenizer": "llama2", "name": conv_name, "conversation": conv, "ids": ids})
+    path = os.path.join(ROOT, "tests", "fixtures", "data", "sft_token_ids.json")
+    with open(path, "w", encoding="utf-8") as f:
+        json.dump(out, f, ensure_ascii=False)
+    print(f"wrote {len(out)} tokenized conversations to {path}", file=sys.stderr)
+
+
 if __name__ == "__main__":
     main()
+    token_ids()

@@ -54,6 +54,7 @@ int sft_truncation_parse(const char *name, SftTruncation *out)
 
 static bool ids_prefix(const IntVec *p, const IntVec *whole)
 {
+    if (p->len == 0) return true;
     return p->len <= whole->len && memcmp(p->data, whole->data, p->len * sizeof *p->data) == 0;
 }
 
@@ -414,7 +415,8 @@ int sft_load_jsonl(const char *path, const ChatTemplate *t, const SftEncoder *en
         } else if (r == -1) {
             stats->skipped[e.reason]++;
             if (!stats->first_skip[0])
-                snprintf(stats->first_skip, sizeof stats->first_skip, "%.150s: line %ld: %.300s", path,
+                snprintf(stats->first_skip, sizeof stats->first_skip,
+                         "%.150s: line %ld: %.300s", path,
                          lineno, e.msg);
         } else {
             stats->kept++;

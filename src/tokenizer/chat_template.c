@@ -249,7 +249,10 @@ static void seg_push(ChatRendering *r, SegmentKind kind, bool assistant, const c
     g->len = n;
 }
 
-static void markup(ChatRendering *r, const char *s) { seg_push(r, SEG_MARKUP, false, s, strlen(s)); }
+static void markup(ChatRendering *r, const char *s)
+{
+    seg_push(r, SEG_MARKUP, false, s, strlen(s));
+}
 
 /* A special token of the template, e.g. "<|im_start|>": always its own segment. */
 static void special(ChatRendering *r, const char *s, bool assistant)
