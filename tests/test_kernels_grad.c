@@ -283,6 +283,21 @@ static void test_swiglu(void **state)
     float g = 1.0f, u = 2.0f, h;
     swiglu_forward(&h, &g, &u, 1);
     assert_true(fabsf(h - 2.0f / (1.0f + expf(-1.0f))) < 1e-6f);
+    /* Saturation: silu(100) = 100, silu(-100) = 0 (about -4e-42), all finite. */
+    float gs[4] = {100.0f, -100.0f, 1e4f, -1e4f}, us[4] = {1, 1, 1, 1}, hs[4], dgs[4], dus[4];
+    float ones[4] = {1, 1, 1, 1};
+    swiglu_forward(hs, gs, us, 4);
+    swiglu_backward(dgs, dus, ones, gs, us, 4);
+    assert_true(fabsf(hs[0] - 100.0f) < 1e-4f && fabsf(hs[1]) < 1e-30f);
+    assert_true(fabsf(hs[2] - 1e4f) < 1e-2f && fabsf(hs[3]) < 1e-30f);
+    assert_true(fabsf(dgs[0] - 1.0f) < 1e-6f && fabsf(dgs[1]) < 1e-30f && fabsf(dgs[3]) < 1e-30f);
+    /* Across the range the vector exp matches libm through silu to float rounding. */
+    for (int i = -800; i <= 800; i++) {
+        float g = i * 0.1f, u = 1.0f;
+        swiglu_forward(&h, &g, &u, 1);
+        float ref = (float)(g / (1.0 + exp(-(double)g)));
+        assert_true(fabsf(h - ref) <= 4e-7f * (1.0f + fabsf(ref)));
+    }
     free(c.gate), free(c.up), free(c.R), free(c.h), free(dg), free(du);
 }
 

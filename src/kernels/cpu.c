@@ -151,31 +151,62 @@ long attention_scratch_floats(int T)
     return (long)omp_get_max_threads() * 2 * block * T;
 }
 
-/* True when query t may attend to key j (j <= t assumed by the caller) of row-segments seg. */
-static inline bool same_segment(const int *seg, int t, int j)
+/* exp(x) as straight-line code that the compiler vectorizes (libm's expf call blocks
+ * vectorization): Cephes' range reduction to r in [-ln2/2, ln2/2] and degree-6 polynomial,
+ * within 2 ulp of expf for x in [-87, 88]. Inputs are clamped to that range (so exp(-inf) gives
+ * about 1.6e-38, not 0: callers that need exact zeros mask afterwards). Written without
+ * branches, selects or libm calls, which GCC would not vectorize under trapping math. */
+static inline float exp_vec(float x)
 {
-    return seg == NULL || seg[t] == seg[j];
+    float xc = x < -87.0f ? -87.0f : x;
+    xc = xc > 88.0f ? 88.0f : xc;
+    float t = xc * 1.44269504088896341f;
+    float n = (float)(int)(t + 128.5f) - 128.0f; /* round half up; t + 128.5 > 0 */
+    float r = xc - n * 0.693359375f + n * 2.12194440e-4f;
+    float p = 1.9875691500e-4f;
+    p = p * r + 1.3981999507e-3f;
+    p = p * r + 8.3334519073e-3f;
+    p = p * r + 4.1665795894e-2f;
+    p = p * r + 1.6666665459e-1f;
+    p = p * r + 5.0000001201e-1f;
+    p = p * r * r + r + 1.0f;
+    int bits = ((int)n + 127) << 23;
+    float scale;
+    memcpy(&scale, &bits, sizeof scale);
+    return p * scale;
 }
 
-/* Turns scores S (M, n_keys) of queries t0.. into probabilities. With lse_out the row
- * log-sum-exps are computed and stored; otherwise the saved lse_in is used. */
+/* Turns scores S (M, n_keys) of queries t0.. into probabilities (0 where masked). With lse_out
+ * the row log-sum-exps are computed and stored; otherwise the saved lse_in is used. */
 static void attention_probs(float *S, int M, int t0, int n_keys, const int *seg,
                             float *lse_out, const float *lse_in)
 {
     for (int i = 0; i < M; i++) {
-        int t = t0 + i;
+        int t = t0 + i, seg_t = seg ? seg[t] : 0;
         float *s = S + (long)i * n_keys;
-        if (lse_out) {
-            float mx = -INFINITY;
+        if (seg) {
             for (int j = 0; j <= t; j++)
-                if (same_segment(seg, t, j) && s[j] > mx) mx = s[j];
-            float sum = 0.0f;
-            for (int j = 0; j <= t; j++) sum += same_segment(seg, t, j) ? expf(s[j] - mx) : 0.0f;
-            lse_out[t] = mx + logf(sum);
+                if (seg[j] != seg_t) s[j] = -INFINITY;
         }
-        float l = lse_out ? lse_out[t] : lse_in[t];
-        for (int j = 0; j < n_keys; j++)
-            s[j] = (j <= t && same_segment(seg, t, j)) ? expf(s[j] - l) : 0.0f;
+        float l;
+        if (lse_out) {
+            float mx = -INFINITY, sum = 0.0f;
+#pragma omp simd reduction(max : mx)
+            for (int j = 0; j <= t; j++) mx = fmaxf(mx, s[j]);
+#pragma omp simd reduction(+ : sum)
+            for (int j = 0; j <= t; j++) sum += exp_vec(s[j] - mx);
+            l = mx + logf(sum);
+            lse_out[t] = l;
+        } else {
+            l = lse_in[t];
+        }
+#pragma omp simd
+        for (int j = 0; j <= t; j++) s[j] = exp_vec(s[j] - l);
+        if (seg) {
+            for (int j = 0; j <= t; j++)
+                if (seg[j] != seg_t) s[j] = 0.0f;
+        }
+        for (int j = t + 1; j < n_keys; j++) s[j] = 0.0f;
     }
 }
 
@@ -309,7 +340,7 @@ void swiglu_forward(float *h, const float *gate, const float *up, long n)
 #pragma omp parallel for simd schedule(static)
     for (long i = 0; i < n; i++) {
         float g = gate[i];
-        h[i] = g / (1.0f + expf(-g)) * up[i];
+        h[i] = g / (1.0f + exp_vec(-g)) * up[i];
     }
 }
 
@@ -318,7 +349,7 @@ void swiglu_backward(float *dgate, float *dup, const float *dh, const float *gat
 {
 #pragma omp parallel for simd schedule(static)
     for (long i = 0; i < n; i++) {
-        float g = gate[i], sig = 1.0f / (1.0f + expf(-g));
+        float g = gate[i], sig = 1.0f / (1.0f + exp_vec(-g));
         float d = dh[i];
         dup[i] = d * g * sig;
         dgate[i] = d * up[i] * sig * (1.0f + g * (1.0f - sig));
