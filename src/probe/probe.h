@@ -9,6 +9,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include <jansson.h>
+
 #include "data/sft.h"
 #include "model/model.h"
 #include "train/bundle.h"
@@ -133,6 +135,9 @@ void probe_result_free(ProbeResult *r);
  * Creates DIR when missing. */
 int probe_write_files(const char *dir, const char *model_path, const char *data_path,
                       const ProbeSummary *s, const ProbeExample *ex, size_t n_examples);
+
+/* The summary as a JSON object (new reference): the fields of ProbeSummary and the region. */
+json_t *probe_summary_json(const ProbeSummary *s);
 
 /* Creates a folder (and its parents) when missing. */
 int probe_mkdirs(const char *dir);

@@ -34,7 +34,7 @@ static json_t *number(double x)
     return isfinite(x) ? json_real(x) : json_null();
 }
 
-static json_t *summary_json(const ProbeSummary *s)
+json_t *probe_summary_json(const ProbeSummary *s)
 {
     json_t *q = json_object(), *f = json_object(), *h = json_array();
     char key[32];
@@ -102,7 +102,7 @@ int probe_write_files(const char *dir, const char *model_path, const char *data_
 {
     if (probe_mkdirs(dir) != 0) return -1;
     char path[4200];
-    json_t *doc = summary_json(s);
+    json_t *doc = probe_summary_json(s);
     json_object_set_new(doc, "model", json_string(model_path ? model_path : ""));
     json_object_set_new(doc, "data", json_string(data_path ? data_path : ""));
     json_object_set_new(doc, "examples", json_integer((json_int_t)n_examples));

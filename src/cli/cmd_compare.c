@@ -1,0 +1,180 @@
+/* priorft compare: forward KL, reverse KL and JS divergence between two models' next-token
+ * distributions on the response tokens of a data set, and each model's mean p there. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "probe/compare.h"
+#include "util/error.h"
+#include "util/plot.h"
+
+static void compare_usage(FILE *f)
+{
+    fprintf(f,
+"usage: priorft compare --model-a PATH --model-b PATH --data FILE [--out DIR] [options]\n"
+"\n"
+"Runs both models teacher-forced over the response tokens of DATA (tokenized with model A's\n"
+"tokenizer and template; the models must share vocabulary and tokenizer) and reports\n"
+"KL(A||B), KL(B||A) and JS(A, B) in nats, averaged per token and per example, and each\n"
+"model's mean p and quantiles on the same tokens. With --out, writes DIR/compare.json,\n"
+"DIR/examples.jsonl and DIR/histogram.png (both models' p histograms overlaid).\n"
+"\n"
+"  --tokenizer-b PATH      model B's tokenizer (default: found from --model-b)\n"
+"  --limit K               only the first K rows of DATA\n"
+"  --batch B               examples per forward pass (default 8)\n"
+"  --no-plot               do not draw DIR/histogram.png\n"
+"  --threads N             OpenMP threads (default: all cores)\n"
+"data options (model A), as for train:\n"
+"  --tokenizer PATH  --chat-template NAME  --system TEXT  --prompt-suffix TEXT\n"
+"  --prompt-key KEY (default prompt)  --response-key KEY (default response)\n"
+"  --messages-key KEY  --max-length N (default 1024)  --truncation error|left|right\n"
+"  --skip-bad-rows\n");
+}
+
+enum {
+    OPT_MODEL_A = 256, OPT_MODEL_B, OPT_TOKENIZER_B, OPT_DATA, OPT_OUT, OPT_LIMIT, OPT_BATCH,
+    OPT_NO_PLOT, OPT_THREADS, OPT_TOKENIZER, OPT_TEMPLATE, OPT_SYSTEM, OPT_SUFFIX,
+    OPT_PROMPT_KEY, OPT_RESPONSE_KEY, OPT_MESSAGES_KEY, OPT_MAX_LENGTH, OPT_TRUNCATION,
+    OPT_SKIP_BAD, OPT_HELP,
+};
+
+static const struct option compare_options[] = {
+    {"model-a", required_argument, 0, OPT_MODEL_A},
+    {"model-b", required_argument, 0, OPT_MODEL_B},
+    {"tokenizer-b", required_argument, 0, OPT_TOKENIZER_B},
+    {"data", required_argument, 0, OPT_DATA},
+    {"out", required_argument, 0, OPT_OUT},
+    {"limit", required_argument, 0, OPT_LIMIT},
+    {"batch", required_argument, 0, OPT_BATCH},
+    {"no-plot", no_argument, 0, OPT_NO_PLOT},
+    {"threads", required_argument, 0, OPT_THREADS},
+    {"tokenizer", required_argument, 0, OPT_TOKENIZER},
+    {"chat-template", required_argument, 0, OPT_TEMPLATE},
+    {"system", required_argument, 0, OPT_SYSTEM},
+    {"prompt-suffix", required_argument, 0, OPT_SUFFIX},
+    {"prompt-key", required_argument, 0, OPT_PROMPT_KEY},
+    {"response-key", required_argument, 0, OPT_RESPONSE_KEY},
+    {"messages-key", required_argument, 0, OPT_MESSAGES_KEY},
+    {"max-length", required_argument, 0, OPT_MAX_LENGTH},
+    {"truncation", required_argument, 0, OPT_TRUNCATION},
+    {"skip-bad-rows", no_argument, 0, OPT_SKIP_BAD},
+    {"help", no_argument, 0, OPT_HELP},
+    {0, 0, 0, 0},
+};
+
+/* Applies one option; 0, 1 for --help, -1 after printing an error. */
+static int compare_option(CompareConfig *c, bool *plot, int opt, const char *arg)
+{
+    long v = 0;
+    switch (opt) {
+    case OPT_MODEL_A: c->model_a = arg; return 0;
+    case OPT_MODEL_B: c->model_b = arg; return 0;
+    case OPT_TOKENIZER_B: c->tokenizer_b = arg; return 0;
+    case OPT_DATA: c->data_path = arg; return 0;
+    case OPT_OUT: c->out_dir = arg; return 0;
+    case OPT_NO_PLOT: *plot = false; return 0;
+    case OPT_TOKENIZER: c->bundle.tokenizer_path = arg; return 0;
+    case OPT_TEMPLATE: c->bundle.chat_template = arg; return 0;
+    case OPT_SYSTEM: c->bundle.system_prompt = arg; return 0;
+    case OPT_SUFFIX: c->bundle.prompt_suffix = arg; return 0;
+    case OPT_PROMPT_KEY: c->sft.prompt_key = arg; return 0;
+    case OPT_RESPONSE_KEY: c->sft.response_key = arg; return 0;
+    case OPT_MESSAGES_KEY: c->sft.messages_key = arg; return 0;
+    case OPT_SKIP_BAD: c->sft.skip_bad_rows = true; return 0;
+    case OPT_HELP: return 1;
+    case OPT_LIMIT:
+        if (cli_parse_int("--limit", arg, 1, 1L << 40, &v)) return -1;
+        c->sft.max_rows = v;
+        return 0;
+    case OPT_BATCH:
+        if (cli_parse_int("--batch", arg, 1, 4096, &v)) return -1;
+        c->batch = (int)v;
+        return 0;
+    case OPT_MAX_LENGTH:
+        if (cli_parse_int("--max-length", arg, 2, 1 << 20, &v)) return -1;
+        c->sft.max_length = (int)v;
+        return 0;
+    case OPT_THREADS: {
+        if (cli_parse_int("--threads", arg, 1, 1024, &v)) return -1;
+        char value[16];
+        snprintf(value, sizeof value, "%ld", v);
+        setenv("OMP_NUM_THREADS", value, 1);
+        return 0;
+    }
+    case OPT_TRUNCATION:
+        if (sft_truncation_parse(arg, &c->sft.truncation) == 0) return 0;
+        cli_error("%s", pf_error());
+        return -1;
+    }
+    return -1;
+}
+
+/* DIR/histogram.png with both models' p histograms; a missing gnuplot is a warning. */
+static void draw_histograms(const CompareConfig *c, const CompareSummary *s)
+{
+    double fa[PROBE_HIST_BINS], fb[PROBE_HIST_BINS];
+    for (int k = 0; k < PROBE_HIST_BINS; k++) {
+        fa[k] = (double)s->a.histogram[k] / (double)s->a.tokens;
+        fb[k] = (double)s->b.histogram[k] / (double)s->b.tokens;
+    }
+    char png[4200], title[256], la[512], lb[512];
+    snprintf(png, sizeof png, "%s/histogram.png", c->out_dir);
+    snprintf(title, sizeof title, "p(target) on %ld response tokens: JS %.4g nats",
+             s->tokens, s->js);
+    snprintf(la, sizeof la, "A: %s (mean p %.3f)", c->model_a, s->a.mean_p);
+    snprintf(lb, sizeof lb, "B: %s (mean p %.3f)", c->model_b, s->b.mean_p);
+    PlotSeries series[2] = {{la, fa}, {lb, fb}};
+    int rc = plot_histograms(png, title, "p of the target token", "fraction of response tokens",
+                             series, 2, PROBE_HIST_BINS, 0.0, 1.0);
+    if (rc == PLOT_NO_GNUPLOT)
+        fprintf(stderr, "priorft compare: warning: gnuplot not found, no plot drawn (install "
+                        "the Debian package gnuplot-nox)\n");
+    else if (rc != 0)
+        fprintf(stderr, "priorft compare: warning: %s\n", pf_error());
+    else
+        fprintf(stderr, "priorft compare: histogram plot %s\n", png);
+}
+
+int cmd_compare(int argc, char **argv)
+{
+    CompareConfig c;
+    compare_config_default(&c);
+    bool plot = true;
+    optind = 1;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", compare_options, NULL)) != -1) {
+        if (opt == '?') return 2;
+        int rc = compare_option(&c, &plot, opt, optarg);
+        if (rc == 1) {
+            compare_usage(stdout);
+            return 0;
+        }
+        if (rc != 0) return 2;
+    }
+    if (optind < argc) return cli_error("compare: unexpected argument '%s'", argv[optind]);
+    if (!c.model_a || !c.model_b || !c.data_path) {
+        compare_usage(stderr);
+        return cli_error("compare: --model-a, --model-b and --data are required");
+    }
+
+    CompareResult r;
+    if (compare_run(&c, &r) != 0) return cli_error("%s", pf_error());
+    StrBuf text = {0};
+    sft_stats_summary(&r.data_stats, &text);
+    fprintf(stderr, "priorft compare: %s: %s", c.data_path, text.data ? text.data : "\n");
+    strbuf_free(&text);
+
+    printf("## compare on %s (%ld examples, %.1f s)\n\n", c.data_path, r.summary.examples,
+           r.seconds);
+    compare_markdown(&r.summary, c.model_a, c.model_b, &text);
+    printf("%s", text.data);
+    strbuf_free(&text);
+    if (c.out_dir) {
+        if (plot) draw_histograms(&c, &r.summary);
+        fprintf(stderr, "priorft compare: wrote %s/compare.json, examples.jsonl\n", c.out_dir);
+    }
+    compare_result_free(&r);
+    return 0;
+}
