@@ -14,6 +14,9 @@ int cmd_eval(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
 int cmd_bench_head(int argc, char **argv);
+int cmd_experiment(int argc, char **argv);
+int cmd_probe(int argc, char **argv);
+int cmd_compare(int argc, char **argv);
 
 static const Command commands[] = {
     {"train", "fine-tune a model on SFT data with a chosen objective", cmd_train},
@@ -23,6 +26,10 @@ static const Command commands[] = {
     {"bench-head", "time and memory of the fused LM head + objective", cmd_bench_head},
     {"bench", "GEMM peak and training tokens/s of a random model of a chosen shape", cmd_bench},
     {"generate", "sample text from a model (KV-cache inference)", cmd_generate},
+    {"experiment", "sweep objectives x tasks: probe, train, eval; table and plots",
+     cmd_experiment},
+    {"probe", "place a model on the capability continuum for a data set; advice", cmd_probe},
+    {"compare", "KL and JS divergence between two models on response tokens", cmd_compare},
     {NULL, NULL, NULL}, /* keeps the table non-empty until the first command lands */
 };
 
