@@ -309,7 +309,8 @@ int compare_run(const CompareConfig *c, CompareResult *r)
     CompareTokens tokens = {0};
     int rc = sft_load_jsonl(c->data_path, &a.chat, &a.encoder, &c->sft, &data, &r->data_stats);
     int pad = a.encoder.eos_id >= 0 ? a.encoder.eos_id : 0;
-    if (rc == 0) rc = compare_collect(&a.model, &b, &data, c->batch, pad, &tokens);
+    if (rc == 0 && compare_collect(&a.model, &b, &data, c->batch, pad, &tokens) != 0)
+        rc = pf_fail_context("%s", c->data_path);
     if (rc == 0) {
         long *lines = xmalloc((data.n ? data.n : 1) * sizeof *lines);
         for (size_t i = 0; i < data.n; i++) lines[i] = data.examples[i].line;
@@ -318,7 +319,6 @@ int compare_run(const CompareConfig *c, CompareResult *r)
         rc = compare_summarize(&tokens, lines, data.n, &r->summary, r->examples);
         free(lines);
     }
-    if (rc != 0) pf_fail_context("%s", c->data_path);
     if (rc == 0 && c->out_dir) rc = compare_write_files(c, r);
     r->seconds = time_now() - start;
 

@@ -89,9 +89,11 @@ int probe_run(const ProbeConfig *c, ProbeResult *r)
     int rc = sft_load_jsonl(c->data_path, &bundle.chat, &bundle.encoder, &c->sft, &data,
                             &r->data_stats);
     int pad = bundle.encoder.eos_id >= 0 ? bundle.encoder.eos_id : 0;
-    if (rc == 0) rc = probe_collect(&bundle.model, &data, c->batch, pad, &tokens);
-    if (rc == 0) rc = probe_summarize(tokens.log_p, tokens.entropy, tokens.n, &r->summary);
-    if (rc != 0) pf_fail_context("%s", c->data_path);
+    if (rc == 0) {
+        rc = probe_collect(&bundle.model, &data, c->batch, pad, &tokens);
+        if (rc == 0) rc = probe_summarize(tokens.log_p, tokens.entropy, tokens.n, &r->summary);
+        if (rc != 0) pf_fail_context("%s", c->data_path);
+    }
 
     if (rc == 0) {
         long *lines = xmalloc((data.n ? data.n : 1) * sizeof *lines);

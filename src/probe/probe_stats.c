@@ -207,18 +207,23 @@ void probe_advice(const ProbeSummary *s, StrBuf *out)
         PROBE_STRONG_FROM, PROBE_WEAK_BELOW, nearest_anchor(s->mean_p));
     advice_objectives(s, r, out);
 
-    strbuf_puts(out, "Thresholds: OnlyTopLogP-q (nll@top:q) keeps");
+    strbuf_puts(out, "\nThresholds: share of tokens OnlyTopLogP-q (nll@top:q) keeps here\n\n"
+                     "| q |");
+    for (int k = 0; k < PROBE_N_THRESHOLDS; k++) strbuf_printf(out, " %g |", PROBE_THRESHOLDS[k]);
+    strbuf_puts(out, "\n| --- |");
+    for (int k = 0; k < PROBE_N_THRESHOLDS; k++) strbuf_puts(out, " --- |");
+    strbuf_puts(out, "\n| kept |");
     for (int k = 0; k < PROBE_N_THRESHOLDS; k++)
-        strbuf_printf(out, "%s q=%g: %.1f%%", k ? "," : "", PROBE_THRESHOLDS[k],
-                      100.0 * s->frac_at_least[k]);
-    strbuf_puts(out, " of tokens.\n  To keep the top K% of tokens use q = the p at the "
-                     "(100-K)th percentile:");
-    for (int k = PROBE_N_QUANTILES - 1; k >= 0; k--) {
-        double keep = 100.0 * (1.0 - PROBE_QUANTILE_LEVELS[k]);
-        strbuf_printf(out, "%s K=%.0f: q=%.4g", k == PROBE_N_QUANTILES - 1 ? "" : ",", keep,
-                      s->quantile[k]);
-    }
-    strbuf_puts(out, ".\n");
+        strbuf_printf(out, " %.1f%% |", 100.0 * s->frac_at_least[k]);
+    strbuf_puts(out, "\n\nTo keep the top K% of tokens, use q = the p at the (100-K)th "
+                     "percentile:\n\n| keep top K% |");
+    for (int k = PROBE_N_QUANTILES - 1; k >= 0; k--)
+        strbuf_printf(out, " %.0f |", 100.0 * (1.0 - PROBE_QUANTILE_LEVELS[k]));
+    strbuf_puts(out, "\n| --- |");
+    for (int k = 0; k < PROBE_N_QUANTILES; k++) strbuf_puts(out, " --- |");
+    strbuf_puts(out, "\n| q |");
+    for (int k = PROBE_N_QUANTILES - 1; k >= 0; k--) strbuf_printf(out, " %.4g |", s->quantile[k]);
+    strbuf_puts(out, "\n");
 }
 
 void probe_markdown(const ProbeSummary *s, StrBuf *out)
