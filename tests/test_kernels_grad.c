@@ -165,7 +165,7 @@ static double att_loss(void *p)
 {
     AttCtx *c = p;
     assert_int_equal(attention_forward(c->out, c->lse, c->q, c->k, c->v, c->seg, c->B, c->T,
-                                       c->NH, c->NKV, c->HD, c->scratch), 0);
+                                       c->NH, c->NKV, c->HD, c->scratch, 2), 0);
     return weighted_sum(c->out, c->R, (size_t)c->B * c->T * c->NH * c->HD);
 }
 
@@ -212,7 +212,7 @@ static void check_attention(int B, int T, int NH, int NKV, int HD, const int *se
     c.R = random_floats(&r, nq, 1.0f);
     c.out = xalloc_floats(nq);
     c.lse = xalloc_floats((size_t)B * NH * T);
-    c.scratch = xalloc_floats((size_t)attention_scratch_floats(T));
+    c.scratch = xalloc_floats((size_t)attention_scratch_floats(T, 2));
     float *ref = xalloc_floats(nq), *dq = xalloc_floats(nq);
     float *dk = xalloc_floats(nk), *dv = xalloc_floats(nk);
 
@@ -223,7 +223,7 @@ static void check_attention(int B, int T, int NH, int NKV, int HD, const int *se
     /* dk/dv are overwritten, not added: poison them first. */
     for (size_t i = 0; i < nk; i++) dk[i] = dv[i] = 1e9f;
     assert_int_equal(attention_backward(dq, dk, dv, c.R, c.out, c.lse, c.q, c.k, c.v, seg, B, T,
-                                        NH, NKV, HD, c.scratch), 0);
+                                        NH, NKV, HD, c.scratch, 2), 0);
     fd_check("attention dq", c.q, dq, nq, count, att_loss, &c);
     fd_check("attention dk", c.k, dk, nk, count, att_loss, &c);
     fd_check("attention dv", c.v, dv, nk, count, att_loss, &c);

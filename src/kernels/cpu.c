@@ -145,10 +145,10 @@ void rope_permute_to_half(float *w, int n_heads, int head_dim, int cols)
     free(tmp);
 }
 
-long attention_scratch_floats(int T)
+long attention_scratch_floats(int T, int threads)
 {
     long block = T < ATT_BLOCK ? T : ATT_BLOCK;
-    return (long)omp_get_max_threads() * 2 * block * T;
+    return (long)threads * 2 * block * T;
 }
 
 /* exp(x) as straight-line code that the compiler vectorizes (libm's expf call blocks
@@ -212,13 +212,13 @@ static void attention_probs(float *S, int M, int t0, int n_keys, const int *seg,
 
 int attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                       const int *segments, int B, int T, int NH, int NKV, int HD,
-                      float *scratch)
+                      float *scratch, int n_threads)
 {
     int QW = NH * HD, KW = NKV * HD, rep = NH / NKV;
     float scale = 1.0f / sqrtf((float)HD);
     long block = T < ATT_BLOCK ? T : ATT_BLOCK;
     int failed = 0;
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel num_threads(n_threads) reduction(| : failed)
     {
         float *S = scratch + (long)omp_get_thread_num() * 2 * block * T;
 #pragma omp for schedule(dynamic, 1)
@@ -240,13 +240,14 @@ int attention_forward(float *out, float *lse, const float *q, const float *k, co
             }
         }
     }
-    return failed ? -1 : 0;
+    /* A worker's own message is thread-local; report on the calling thread. */
+    return failed ? pf_fail("attention_forward: a GEMM failed (B=%d T=%d HD=%d)", B, T, HD) : 0;
 }
 
 int attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                        const float *lse, const float *q, const float *k, const float *v,
                        const int *segments, int B, int T, int NH, int NKV, int HD,
-                       float *scratch)
+                       float *scratch, int n_threads)
 {
     int QW = NH * HD, KW = NKV * HD, rep = NH / NKV;
     float scale = 1.0f / sqrtf((float)HD);
@@ -254,7 +255,7 @@ int attention_backward(float *dq, float *dk, float *dv, const float *dout, const
     int failed = 0;
     /* One task per (row, kv head): the query heads sharing a kv head accumulate into the same
      * dk/dv columns, so they run in one thread. */
-#pragma omp parallel reduction(| : failed)
+#pragma omp parallel num_threads(n_threads) reduction(| : failed)
     {
         float *P = scratch + (long)omp_get_thread_num() * 2 * block * T;
         float *dP = P + block * T;
@@ -300,7 +301,7 @@ int attention_backward(float *dq, float *dk, float *dv, const float *dout, const
             }
         }
     }
-    return failed ? -1 : 0;
+    return failed ? pf_fail("attention_backward: a GEMM failed (B=%d T=%d HD=%d)", B, T, HD) : 0;
 }
 
 void attention_decode(float *out, const float *q, const float *k_cache, const float *v_cache,

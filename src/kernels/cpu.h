@@ -40,21 +40,23 @@ void rope_backward(float *dx, const float *cos_t, const float *sin_t, int N, int
  * old 2j + 1, per head. Use cols = 1 for a bias. Loaders call this on q and k projections. */
 void rope_permute_to_half(float *w, int n_heads, int head_dim, int cols);
 
-/* Floats of scratch attention_forward/backward need for sequences of length T. */
-long attention_scratch_floats(int T);
+/* Floats of scratch attention_forward/backward need for sequences of length T when they run
+ * on `threads` threads (the n_threads they are then given, at most this). */
+long attention_scratch_floats(int T, int threads);
 
 /* Causal grouped-query attention over B rows of T tokens. q, out: (B*T, NH*HD); k, v:
  * (B*T, NKV*HD); lse (B, NH, T) keeps each query's log-sum-exp for backward. segments (B*T)
  * or NULL: a token attends to earlier-or-same positions with the same segment id. Query
- * head h uses kv head h / (NH / NKV). Scale 1/sqrt(HD). Returns 0 or -1 (GEMM error). */
+ * head h uses kv head h / (NH / NKV). Scale 1/sqrt(HD). Runs on at most n_threads threads,
+ * each with its slice of scratch. Returns 0 or -1 (GEMM error). */
 int attention_forward(float *out, float *lse, const float *q, const float *k, const float *v,
                       const int *segments, int B, int T, int NH, int NKV, int HD,
-                      float *scratch);
+                      float *scratch, int n_threads);
 /* Writes (not adds) dq (B*T, NH*HD), dk and dv (B*T, NKV*HD) from dout (B*T, NH*HD). */
 int attention_backward(float *dq, float *dk, float *dv, const float *dout, const float *out,
                        const float *lse, const float *q, const float *k, const float *v,
                        const int *segments, int B, int T, int NH, int NKV, int HD,
-                       float *scratch);
+                       float *scratch, int n_threads);
 
 /* One decoding step for n sequences: query q (n, NH*HD) of sequence i attends to cached
  * keys/values 0..len[i]-1 of that sequence, k_cache/v_cache (n, S, NKV*HD). out (n, NH*HD);

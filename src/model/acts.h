@@ -45,6 +45,7 @@ struct ModelActs {
     float *d_k;        /* (N, KV) */
     float *d_v;        /* (N, KV) */
     float *att_scratch;
+    int att_threads;   /* threads att_scratch was sized for */
 
     ModelTimes times;  /* accumulated by phase, see model_acts_times */
     float *memory;     /* the one allocation all float buffers above live in */

@@ -2,6 +2,7 @@
 #include "model/forward.h"
 
 #include <stdlib.h>
+#include <omp.h>
 #include <string.h>
 
 #include "kernels/cpu.h"
@@ -49,7 +50,7 @@ static size_t acts_layout(struct ModelActs *a, const ModelConfig *c, int B, int 
     CARVE(d_q, N * Q);
     CARVE(d_k, N * KV);
     CARVE(d_v, N * KV);
-    CARVE(att_scratch, attention_scratch_floats(T));
+    CARVE(att_scratch, attention_scratch_floats(T, omp_get_max_threads()));
 #undef CARVE
     return at;
 }
@@ -71,6 +72,7 @@ int model_acts_init(ModelActs **out, const ModelConfig *cfg, int B, int T)
     a->B_max = B;
     a->T_max = T;
     a->N_max = (long)B * T;
+    a->att_threads = omp_get_max_threads();
     a->tokens = xcalloc((size_t)a->N_max, sizeof(int));
     a->segments = xcalloc((size_t)a->N_max, sizeof(int));
     a->memory = xalloc_floats(acts_layout(NULL, cfg, B, T, NULL));
@@ -134,7 +136,7 @@ static int layer_forward(const Model *m, ModelActs *a, int l, int B, int T)
     a->times.other += t1 - t0;
     int rc = attention_forward(att, a->lse + l * NM * c->n_heads, q, k, v,
                                a->has_segments ? a->segments : NULL, B, T, c->n_heads,
-                               c->n_kv_heads, HD, a->att_scratch);
+                               c->n_kv_heads, HD, a->att_scratch, a->att_threads);
     a->times.attention += time_now() - t1;
     if (rc != 0) return -1;
 

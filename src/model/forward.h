@@ -11,7 +11,10 @@ typedef struct ModelActs ModelActs; /* activations for B x T tokens, allocated o
 
 /* Allocates activations and scratch for up to B rows of T tokens of this shape. Everything
  * model_forward/model_backward use is allocated here, none per step. The attention scratch is
- * sized for omp_get_max_threads() at this call; do not raise the thread count afterwards. */
+ * sized for omp_get_max_threads() at this call, and attention never uses more threads.
+ * TODO: activation recomputation (keep only each layer's input, rerun the layer in backward);
+ * without it a 135M model at 4 x 512 keeps 1.5 GB and long sequences of large models will not
+ * fit in memory. */
 int model_acts_init(ModelActs **out, const ModelConfig *cfg, int B, int T);
 void model_acts_free(ModelActs *a);
 
