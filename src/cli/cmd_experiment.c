@@ -43,7 +43,8 @@ static int print_plan(const ExperimentConfig *cfg)
         printf("%-9s %s\n", experiment_stage_done(s) ? "finished" : "to run", s->label);
         if (experiment_stage_argv(cfg, s, false, &argv) == 0) {
             printf("         ");
-            for (char **p = argv; *p; p++) printf(" %s", *p);
+            for (char **p = argv; *p; p++) /* quoted when a shell would need it */
+                printf(strcspn(*p, " \t'\"$\\") == strlen(*p) && **p ? " %s" : " '%s'", *p);
             printf("\n");
         } else {
             printf("          (%s)\n", pf_error());
