@@ -170,7 +170,10 @@ static void test_eval_model_end_to_end(void **state)
         "{\"question\": \"What is 7 times 8?\", \"answer\": \"#### 56\"}\n";
     assert_int_equal(write_file(bench, math_rows, strlen(math_rows)), 0);
     snprintf(out, sizeof out, "%s/math_out", dir);
-    assert_int_equal(run_eval(bin, model, bench, "math", "--max-new-tokens 48 --batch 2 --samples 2 --temperature 0.7 --seed 5", out),
+    assert_int_equal(run_eval(bin, model, bench, "math",
+                              "--max-new-tokens 48 --batch 2 --samples 2 --temperature 0.7 "
+                              "--seed 5",
+                              out),
                      0);
     check_outputs(out, BENCH_MATH, NULL, 0, 6);
     char md_path[2048];

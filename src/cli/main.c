@@ -17,6 +17,7 @@ int cmd_bench_head(int argc, char **argv);
 int cmd_experiment(int argc, char **argv);
 int cmd_probe(int argc, char **argv);
 int cmd_compare(int argc, char **argv);
+int cmd_bench_generate(int argc, char **argv);
 
 static const Command commands[] = {
     {"train", "fine-tune a model on SFT data with a chosen objective", cmd_train},
@@ -30,6 +31,8 @@ static const Command commands[] = {
      cmd_experiment},
     {"probe", "place a model on the capability continuum for a data set; advice", cmd_probe},
     {"compare", "KL and JS divergence between two models on response tokens", cmd_compare},
+    {"bench-generate", "batched KV-cache generation tokens/s of a random model",
+     cmd_bench_generate},
     {NULL, NULL, NULL}, /* keeps the table non-empty until the first command lands */
 };
 
