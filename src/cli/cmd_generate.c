@@ -141,8 +141,8 @@ static int generate(const Model *m, const Tokenizer *tok, const GenArgs *g)
     }
     printf("\n");
     double t = time_now() - t0;
-    log_info("generated %ld tokens in %.2f s (%.1f tokens/s)", generated, t,
-             t > 0 ? (double)(ids.len) / t : 0.0);
+    log_info("generated %ld tokens; %zu positions (prompt included) in %.2f s, %.1f per second",
+             generated, ids.len, t, t > 0 ? (double)ids.len / t : 0.0);
     free(logits);
     kv_cache_free(cache);
     intvec_free(&ids);
