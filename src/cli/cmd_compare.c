@@ -171,6 +171,7 @@ int cmd_compare(int argc, char **argv)
     compare_markdown(&r.summary, c.model_a, c.model_b, &text);
     printf("%s", text.data);
     strbuf_free(&text);
+    fflush(stdout);
     if (c.out_dir) {
         if (plot) draw_histograms(&c, &r.summary);
         fprintf(stderr, "priorft compare: wrote %s/compare.json, examples.jsonl\n", c.out_dir);

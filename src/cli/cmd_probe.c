@@ -164,6 +164,7 @@ int cmd_probe(int argc, char **argv)
     probe_advice(&r.summary, &text);
     printf("%s", text.data);
     strbuf_free(&text);
+    fflush(stdout);
 
     if (c.out_dir) {
         if (plot) draw_histogram(c.out_dir, &r.summary, c.model_path);
