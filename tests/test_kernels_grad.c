@@ -5,6 +5,7 @@
  * Precision: kernels run in fp32. The scalar loss is sum(R * out) for a fixed random R,
  * accumulated in double; differences use step 1e-2 on O(1) inputs and must satisfy
  * |analytic - numeric| <= 2e-3 + 1e-2 * |numeric| for every checked entry. */
+/* ctest-labels: sanitize */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

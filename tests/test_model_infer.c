@@ -3,6 +3,7 @@
  * interleaved-RoPE model equals its rotate-half twin with q/k rows permuted by
  * rope_permute_to_half. Tolerances are fp32 summation-order differences: atol 2e-5 plus rtol
  * 1e-4 (values are O(1)). */
+/* ctest-labels: sanitize */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

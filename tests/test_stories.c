@@ -2,6 +2,7 @@
  * its tok512 tokenizer from ../shared) from BOS must begin with the text llama2.c's reference
  * implementation produces, through the library's KV-cache step and through `priorft generate`.
  * The training forward must give the same greedy continuation's logits as the step. */
+/* ctest-labels: sanitize */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

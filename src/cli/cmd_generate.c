@@ -118,7 +118,7 @@ static int generate(const Model *m, const Tokenizer *tok, const GenArgs *g)
     Rng rng;
     rng_seed(&rng, (uint64_t)g->seed);
     IntVec shown = {0}; /* prompt + generated ids without BOS, for decoding */
-    intvec_append(&shown, ids.data + n_fixed, ids.len - n_fixed);
+    if (ids.len > n_fixed) intvec_append(&shown, ids.data + n_fixed, ids.len - n_fixed);
     size_t printed = 0;
     int rc = print_new_text(tok, &shown, &printed);
     double t0 = time_now();
