@@ -19,6 +19,7 @@ void intvec_push(IntVec *v, int x) { intvec_append(v, &x, 1); }
 
 void intvec_append(IntVec *v, const int *xs, size_t n)
 {
+    if (n == 0) return;
     if (v->len + n > v->cap) {
         v->cap = grown(v->cap, v->len + n);
         v->data = xrealloc(v->data, v->cap * sizeof *v->data);
@@ -40,7 +41,7 @@ void strbuf_append(StrBuf *b, const char *s, size_t n)
         b->cap = grown(b->cap, b->len + n + 1);
         b->data = xrealloc(b->data, b->cap);
     }
-    memcpy(b->data + b->len, s, n);
+    if (n) memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
 }
