@@ -56,8 +56,9 @@ out=$(realpath "$out")
 data=$out/data
 
 step "data: $n_train training examples and $n_eval test prompts per task"
-# Strong prior: "What is a + b?" answered "a + b = c" with two-digit numbers. Test pairs are
-# drawn from a separate stream and never repeat a training pair.
+# Strong prior: "What is a + b? Answer with just the number." answered "a + b = c" (the form
+# SmolLM2-135M-Instruct answers in itself) with two-digit numbers; eval takes the last number.
+# Test pairs never repeat a training pair.
 if [ ! -s "$data/arith-test.jsonl" ]; then
   awk -v n_train="$n_train" -v n_eval="$n_eval" -v dir="$data" 'BEGIN {
     srand(20261203);
@@ -65,7 +66,7 @@ if [ ! -s "$data/arith-test.jsonl" ]; then
       a = 10 + int(rand() * 90); b = 10 + int(rand() * 90);
       if ((a "+" b) in seen) continue;
       seen[a "+" b] = 1; made++;
-      q = "What is " a " + " b "?";
+      q = "What is " a " + " b "? Answer with just the number.";
       if (made <= n_train)
         printf "{\"prompt\": \"%s\", \"response\": \"%d + %d = %d\"}\n", q, a, b, a + b \
           > (dir "/arith-train.jsonl");
@@ -100,7 +101,7 @@ cat > "$out/experiment.json" <<EOF
   "objectives": ["nll", "p"],
   "train": {"epochs": 1, "global_batch": 8, "micro_batch": 4, "lr": 1e-4,
             "warmup_ratio": 0.1},
-  "eval": {"max_new_tokens": 12, "limit": $n_eval},
+  "eval": {"max_new_tokens": 16, "limit": $n_eval},
   "probe": {"limit": $n_train}
 }
 EOF

@@ -219,7 +219,7 @@ static int count_lines_with(const char *text, const char *a, const char *b)
     return n;
 }
 
-/* The last training step's "nll" in a metrics.jsonl, read here by plain text search. */
+/* The last training step's "nll_response" in a metrics.jsonl, read here by plain text search. */
 static double last_nll(const char *metrics_path, int *steps)
 {
     char *text = slurp(metrics_path);
@@ -228,9 +228,9 @@ static double last_nll(const char *metrics_path, int *steps)
     *steps = 0;
     for (char *l = strtok(text, "\n"); l; l = strtok(NULL, "\n")) {
         if (strstr(l, "\"split\"")) continue;
-        char *at = strstr(l, "\"nll\": ");
+        char *at = strstr(l, "\"nll_response\": ");
         assert_non_null(at);
-        nll = strtod(at + 7, NULL);
+        nll = strtod(at + 16, NULL);
         (*steps)++;
     }
     free(text);

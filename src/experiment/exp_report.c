@@ -85,7 +85,10 @@ static void read_metrics(const char *path, Row *row, FILE *curve)
             continue;
         }
         json_t *step = json_object_get(o, "step");
-        double nll = number_or_nan(o, "nll");
+        /* NLL over every response token (the "nll" field covers only the kept ones, which a
+         * thresholded objective changes), so rows of different objectives compare. */
+        double nll = number_or_nan(o, "nll_response");
+        if (isnan(nll)) nll = number_or_nan(o, "nll");
         if (json_is_integer(step)) {
             if (row->steps < 0) row->first_nll = nll;
             row->steps = (long)json_integer_value(step);
@@ -355,8 +358,8 @@ int experiment_report(const ExperimentConfig *cfg, StrBuf *md_out)
     }
     strbuf_puts(&md, "\nProbe mean p: the base model's mean probability of the training "
                      "responses' tokens (high: model-strong task, low: model-weak). Accuracy: "
-                     "`priorft eval` on the task's benchmark. NLL: per kept response token, "
-                     "first and last training step. Plots: plots/*.png.\n");
+                     "`priorft eval` on the task's benchmark. NLL: per response token (all of "
+                     "them, also for thresholded objectives), first and last training step. Plots: plots/*.png.\n");
 
     char path[4096];
     snprintf(path, sizeof path, "%s/results.md", cfg->out_dir);

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -295,15 +296,15 @@ static void iso_time(char *buf, size_t n)
 
 /* Writes STAGE/stage.json atomically: argv, times and exit status. */
 static int stage_mark(const ExpStage *s, char **argv, const char *started, double seconds,
-                      int status)
+                      double cpu_seconds, int status)
 {
     char finished[32];
     iso_time(finished, sizeof finished);
     json_t *args = json_array();
     for (char **p = argv; *p; p++) json_array_append_new(args, json_string(*p));
-    json_t *doc = json_pack("{s:s, s:s, s:s, s:f, s:i, s:o}", "stage", s->label, "started",
-                            started, "finished", finished, "seconds", seconds, "exit_status",
-                            status, "argv", args);
+    json_t *doc = json_pack("{s:s, s:s, s:s, s:f, s:f, s:i, s:o}", "stage", s->label,
+                            "started", started, "finished", finished, "seconds", seconds,
+                            "cpu_seconds", cpu_seconds, "exit_status", status, "argv", args);
     char *text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
     char *path = path_join(s->dir, "stage.json");
@@ -340,8 +341,9 @@ static void note(Runner *r, const char *event, const ExpStage *s, const char *de
 }
 
 /* Runs exe with argv, stdout and stderr appended to log_path; *status gets the exit status
- * (128 + signal when killed). */
-static int spawn_wait(const char *exe, char **argv, const char *log_path, int *status)
+ * (128 + signal when killed), *cpu_seconds the CPU time (user + system) it used. */
+static int spawn_wait(const char *exe, char **argv, const char *log_path, int *status,
+                      double *cpu_seconds)
 {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
@@ -353,9 +355,12 @@ static int spawn_wait(const char *exe, char **argv, const char *log_path, int *s
     posix_spawn_file_actions_destroy(&fa);
     if (err) return pf_fail("%s: cannot start: %s", exe, strerror(err));
     int ws;
-    while (waitpid(pid, &ws, 0) < 0) {
-        if (errno != EINTR) return pf_fail("waitpid: %s", strerror(errno));
+    struct rusage ru;
+    while (wait4(pid, &ws, 0, &ru) < 0) {
+        if (errno != EINTR) return pf_fail("wait4: %s", strerror(errno));
     }
+    *cpu_seconds = (double)ru.ru_utime.tv_sec + 1e-6 * (double)ru.ru_utime.tv_usec +
+                   (double)ru.ru_stime.tv_sec + 1e-6 * (double)ru.ru_stime.tv_usec;
     *status = WIFEXITED(ws) ? WEXITSTATUS(ws) : 128 + WTERMSIG(ws);
     return 0;
 }
@@ -383,15 +388,16 @@ static int run_stage(Runner *r, const ExpStage *s)
     note(r, "start", s, resume ? "(resuming from its checkpoint)" : NULL);
     double t0 = time_now();
     int status = -1;
-    int rc = spawn_wait(r->opt->exe, argv, log_path, &status);
+    double cpu = 0;
+    int rc = spawn_wait(r->opt->exe, argv, log_path, &status, &cpu);
     double seconds = time_now() - t0;
     if (rc == 0 && status == 0 && !stage_result_exists(s))
         rc = pf_fail("%s: exited 0 but left no result in %s", s->label, s->dir);
     else if (rc == 0 && status != 0)
         rc = pf_fail("%s: exit status %d (see %s)", s->label, status, log_path);
-    if (rc == 0) rc = stage_mark(s, argv, started, seconds, status);
+    if (rc == 0) rc = stage_mark(s, argv, started, seconds, cpu, status);
     char detail[64];
-    snprintf(detail, sizeof detail, "%.1f s", seconds);
+    snprintf(detail, sizeof detail, "%.1f s (CPU %.1f s)", seconds, cpu);
     note(r, rc == 0 ? "done" : "fail", s, rc == 0 ? detail : pf_error());
     free(log_path);
     experiment_argv_free(argv);
