@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/data_options.h"
 #include "probe/probe.h"
 #include "util/error.h"
 #include "util/plot.h"
@@ -24,18 +25,12 @@ static void probe_usage(FILE *f)
 "  --limit K               probe only the first K rows of DATA\n"
 "  --batch B               examples per forward pass (default 8)\n"
 "  --no-plot               do not draw DIR/histogram.png\n"
-"  --threads N             OpenMP threads (default: all cores)\n"
-"data options, as for train:\n"
-"  --tokenizer PATH  --chat-template NAME  --system TEXT  --prompt-suffix TEXT\n"
-"  --prompt-key KEY (default prompt)  --response-key KEY (default response)\n"
-"  --messages-key KEY  --max-length N (default 1024)  --truncation error|left|right\n"
-"  --skip-bad-rows\n");
+"data options:\n"
+"%s", DATA_OPTIONS_HELP);
 }
 
 enum {
-    OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_LIMIT, OPT_BATCH, OPT_NO_PLOT, OPT_THREADS,
-    OPT_TOKENIZER, OPT_TEMPLATE, OPT_SYSTEM, OPT_SUFFIX, OPT_PROMPT_KEY, OPT_RESPONSE_KEY,
-    OPT_MESSAGES_KEY, OPT_MAX_LENGTH, OPT_TRUNCATION, OPT_SKIP_BAD, OPT_HELP,
+    OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_LIMIT, OPT_BATCH, OPT_NO_PLOT, OPT_HELP,
 };
 
 static const struct option probe_options[] = {
@@ -45,17 +40,6 @@ static const struct option probe_options[] = {
     {"limit", required_argument, 0, OPT_LIMIT},
     {"batch", required_argument, 0, OPT_BATCH},
     {"no-plot", no_argument, 0, OPT_NO_PLOT},
-    {"threads", required_argument, 0, OPT_THREADS},
-    {"tokenizer", required_argument, 0, OPT_TOKENIZER},
-    {"chat-template", required_argument, 0, OPT_TEMPLATE},
-    {"system", required_argument, 0, OPT_SYSTEM},
-    {"prompt-suffix", required_argument, 0, OPT_SUFFIX},
-    {"prompt-key", required_argument, 0, OPT_PROMPT_KEY},
-    {"response-key", required_argument, 0, OPT_RESPONSE_KEY},
-    {"messages-key", required_argument, 0, OPT_MESSAGES_KEY},
-    {"max-length", required_argument, 0, OPT_MAX_LENGTH},
-    {"truncation", required_argument, 0, OPT_TRUNCATION},
-    {"skip-bad-rows", no_argument, 0, OPT_SKIP_BAD},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0},
 };
@@ -64,19 +48,13 @@ static const struct option probe_options[] = {
 static int probe_option(ProbeConfig *c, bool *plot, int opt, const char *arg)
 {
     long v = 0;
+    int shared = data_option_apply(opt, arg, &c->bundle, &c->sft);
+    if (shared != 1) return shared;
     switch (opt) {
     case OPT_MODEL: c->model_path = arg; return 0;
     case OPT_DATA: c->data_path = arg; return 0;
     case OPT_OUT: c->out_dir = arg; return 0;
     case OPT_NO_PLOT: *plot = false; return 0;
-    case OPT_TOKENIZER: c->bundle.tokenizer_path = arg; return 0;
-    case OPT_TEMPLATE: c->bundle.chat_template = arg; return 0;
-    case OPT_SYSTEM: c->bundle.system_prompt = arg; return 0;
-    case OPT_SUFFIX: c->bundle.prompt_suffix = arg; return 0;
-    case OPT_PROMPT_KEY: c->sft.prompt_key = arg; return 0;
-    case OPT_RESPONSE_KEY: c->sft.response_key = arg; return 0;
-    case OPT_MESSAGES_KEY: c->sft.messages_key = arg; return 0;
-    case OPT_SKIP_BAD: c->sft.skip_bad_rows = true; return 0;
     case OPT_HELP: return 1;
     case OPT_LIMIT:
         if (cli_parse_int("--limit", arg, 1, 1L << 40, &v)) return -1;
@@ -86,21 +64,6 @@ static int probe_option(ProbeConfig *c, bool *plot, int opt, const char *arg)
         if (cli_parse_int("--batch", arg, 1, 4096, &v)) return -1;
         c->batch = (int)v;
         return 0;
-    case OPT_MAX_LENGTH:
-        if (cli_parse_int("--max-length", arg, 2, 1 << 20, &v)) return -1;
-        c->sft.max_length = (int)v;
-        return 0;
-    case OPT_THREADS: {
-        if (cli_parse_int("--threads", arg, 1, 1024, &v)) return -1;
-        char value[16];
-        snprintf(value, sizeof value, "%ld", v);
-        setenv("OMP_NUM_THREADS", value, 1);
-        return 0;
-    }
-    case OPT_TRUNCATION:
-        if (sft_truncation_parse(arg, &c->sft.truncation) == 0) return 0;
-        cli_error("%s", pf_error());
-        return -1;
     }
     return -1;
 }
@@ -132,17 +95,17 @@ int cmd_probe(int argc, char **argv)
     ProbeConfig c;
     probe_config_default(&c);
     bool plot = true;
+    struct option *table = data_options_table(probe_options);
     optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "", probe_options, NULL)) != -1) {
-        if (opt == '?') return 2;
-        int rc = probe_option(&c, &plot, opt, optarg);
-        if (rc == 1) {
-            probe_usage(stdout);
-            return 0;
-        }
-        if (rc != 0) return 2;
+    int opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", table, NULL)) != -1)
+        rc = opt == '?' ? -1 : probe_option(&c, &plot, opt, optarg);
+    free(table);
+    if (rc == 1) {
+        probe_usage(stdout);
+        return 0;
     }
+    if (rc != 0) return 2;
     if (optind < argc) return cli_error("probe: unexpected argument '%s'", argv[optind]);
     if (!c.model_path || !c.data_path) {
         probe_usage(stderr);

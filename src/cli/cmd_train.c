@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "cli/data_options.h"
 #include "objective/objective.h"
 #include "train/train.h"
 #include "util/error.h"
@@ -18,18 +19,8 @@ static void train_usage(FILE *f)
 "prompt/response fields or a messages list) with the loss on response tokens only, and\n"
 "writes checkpoints (Hugging Face folders) into DIR. Defaults are the published recipe.\n"
 "\n"
-"model and data:\n"
-"  --tokenizer PATH        tokenizer (default: found from the model)\n"
-"  --chat-template NAME    chatml, smollm2, qwen2.5, qwen3, llama3, llama2, deepseek, raw\n"
-"                          (default: what the model declares, else raw)\n"
-"  --system TEXT           system prompt for conversations without one\n"
-"  --prompt-suffix TEXT    appended to every user prompt (after a newline)\n"
-"  --prompt-key KEY        prompt field, dots for nested keys (default prompt)\n"
-"  --response-key KEY      response field (default response)\n"
-"  --messages-key KEY      chat messages field (default messages)\n"
-"  --max-length N          tokens per example (default 1024)\n"
-"  --truncation MODE       error | left | right for longer examples (default error)\n"
-"  --skip-bad-rows         skip malformed rows (counted and reported) instead of failing\n"
+"data options:\n"
+"%s"
 "  --valid-data FILE       validation data (default: --valid-fraction of DATA)\n"
 "  --valid-fraction F      hold out this fraction of DATA for validation (default 0)\n"
 "  --valid-every N         validate every N steps (default: at the end only)\n"
@@ -60,7 +51,6 @@ static void train_usage(FILE *f)
 "  --clip X                clip the global gradient norm at X; 0 turns it off (default 1)\n"
 "  --seed N                data order and validation split (default 42)\n"
 "  --no-shuffle            keep the data's order\n"
-"  --threads N             OpenMP threads (default: all cores)\n"
 "\n"
 "checkpoints and logging:\n"
 "  --save-every N          checkpoint every N steps (always at the end)\n"
@@ -71,16 +61,15 @@ static void train_usage(FILE *f)
 "  --skip-nonfinite        skip steps whose loss or gradient is not finite (counted)\n"
 "                          instead of stopping\n"
 "  --log-every N           steps between log lines on stderr (default 1)\n"
-"  --quiet                 no per-step lines (DIR/metrics.jsonl still has every step)\n");
+"  --quiet                 no per-step lines (DIR/metrics.jsonl still has every step)\n",
+            DATA_OPTIONS_HELP);
 }
 
 enum {
-    OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_TOKENIZER, OPT_TEMPLATE, OPT_SYSTEM, OPT_SUFFIX,
-    OPT_PROMPT_KEY, OPT_RESPONSE_KEY, OPT_MESSAGES_KEY, OPT_MAX_LENGTH, OPT_TRUNCATION,
-    OPT_SKIP_BAD, OPT_VALID_DATA, OPT_VALID_FRACTION, OPT_VALID_EVERY, OPT_OBJECTIVE,
-    OPT_LOSS_NORM, OPT_EPOCHS, OPT_MAX_STEPS, OPT_GLOBAL_BATCH, OPT_MICRO_BATCH, OPT_PACKING,
-    OPT_LR, OPT_WARMUP, OPT_SCHEDULE, OPT_MIN_LR, OPT_WSD_DECAY, OPT_BETA1, OPT_BETA2, OPT_EPS,
-    OPT_WEIGHT_DECAY, OPT_DECAY_ALL, OPT_CLIP, OPT_SEED, OPT_NO_SHUFFLE, OPT_THREADS,
+    OPT_MODEL = 256, OPT_DATA, OPT_OUT, OPT_VALID_DATA, OPT_VALID_FRACTION, OPT_VALID_EVERY,
+    OPT_OBJECTIVE, OPT_LOSS_NORM, OPT_EPOCHS, OPT_MAX_STEPS, OPT_GLOBAL_BATCH, OPT_MICRO_BATCH,
+    OPT_PACKING, OPT_LR, OPT_WARMUP, OPT_SCHEDULE, OPT_MIN_LR, OPT_WSD_DECAY, OPT_BETA1,
+    OPT_BETA2, OPT_EPS, OPT_WEIGHT_DECAY, OPT_DECAY_ALL, OPT_CLIP, OPT_SEED, OPT_NO_SHUFFLE,
     OPT_SAVE_EVERY, OPT_KEEP_LAST, OPT_RESUME, OPT_RESUME_FROM, OPT_SKIP_NONFINITE,
     OPT_LOG_EVERY, OPT_QUIET, OPT_HELP, OPT_STOP_AFTER,
 };
@@ -89,16 +78,6 @@ static const struct option train_options[] = {
     {"model", required_argument, 0, OPT_MODEL},
     {"data", required_argument, 0, OPT_DATA},
     {"out", required_argument, 0, OPT_OUT},
-    {"tokenizer", required_argument, 0, OPT_TOKENIZER},
-    {"chat-template", required_argument, 0, OPT_TEMPLATE},
-    {"system", required_argument, 0, OPT_SYSTEM},
-    {"prompt-suffix", required_argument, 0, OPT_SUFFIX},
-    {"prompt-key", required_argument, 0, OPT_PROMPT_KEY},
-    {"response-key", required_argument, 0, OPT_RESPONSE_KEY},
-    {"messages-key", required_argument, 0, OPT_MESSAGES_KEY},
-    {"max-length", required_argument, 0, OPT_MAX_LENGTH},
-    {"truncation", required_argument, 0, OPT_TRUNCATION},
-    {"skip-bad-rows", no_argument, 0, OPT_SKIP_BAD},
     {"valid-data", required_argument, 0, OPT_VALID_DATA},
     {"valid-fraction", required_argument, 0, OPT_VALID_FRACTION},
     {"valid-every", required_argument, 0, OPT_VALID_EVERY},
@@ -122,7 +101,6 @@ static const struct option train_options[] = {
     {"clip", required_argument, 0, OPT_CLIP},
     {"seed", required_argument, 0, OPT_SEED},
     {"no-shuffle", no_argument, 0, OPT_NO_SHUFFLE},
-    {"threads", required_argument, 0, OPT_THREADS},
     {"save-every", required_argument, 0, OPT_SAVE_EVERY},
     {"keep-last", required_argument, 0, OPT_KEEP_LAST},
     {"resume", no_argument, 0, OPT_RESUME},
@@ -142,9 +120,6 @@ static int train_number(TrainConfig *c, int opt, const char *arg)
     double x = 0;
     const long big = 1L << 40;
     switch (opt) {
-    case OPT_MAX_LENGTH:
-        if (cli_parse_int("--max-length", arg, 2, 1 << 20, &v)) return -1;
-        c->sft.max_length = (int)v; return 0;
     case OPT_VALID_FRACTION:
         if (cli_parse_float("--valid-fraction", arg, 0, 0.9, &x)) return -1;
         c->valid_fraction = x; return 0;
@@ -212,18 +187,12 @@ static int train_number(TrainConfig *c, int opt, const char *arg)
 /* Applies one option; returns 0, 1 for --help, or -1 after printing an error. */
 static int train_option(TrainConfig *c, int opt, const char *arg)
 {
+    int shared = data_option_apply(opt, arg, &c->bundle, &c->sft);
+    if (shared != 1) return shared;
     switch (opt) {
     case OPT_MODEL: c->model_path = arg; return 0;
     case OPT_DATA: c->data_path = arg; return 0;
     case OPT_OUT: c->out_dir = arg; return 0;
-    case OPT_TOKENIZER: c->bundle.tokenizer_path = arg; return 0;
-    case OPT_TEMPLATE: c->bundle.chat_template = arg; return 0;
-    case OPT_SYSTEM: c->bundle.system_prompt = arg; return 0;
-    case OPT_SUFFIX: c->bundle.prompt_suffix = arg; return 0;
-    case OPT_PROMPT_KEY: c->sft.prompt_key = arg; return 0;
-    case OPT_RESPONSE_KEY: c->sft.response_key = arg; return 0;
-    case OPT_MESSAGES_KEY: c->sft.messages_key = arg; return 0;
-    case OPT_SKIP_BAD: c->sft.skip_bad_rows = true; return 0;
     case OPT_VALID_DATA: c->valid_path = arg; return 0;
     case OPT_OBJECTIVE: c->objective_name = arg; return 0;
     case OPT_PACKING: c->packing = true; return 0;
@@ -234,23 +203,12 @@ static int train_option(TrainConfig *c, int opt, const char *arg)
     case OPT_SKIP_NONFINITE: c->skip_nonfinite = true; return 0;
     case OPT_QUIET: c->quiet = true; return 0;
     case OPT_HELP: return 1;
-    case OPT_TRUNCATION:
-        if (sft_truncation_parse(arg, &c->sft.truncation) == 0) return 0;
-        break;
     case OPT_LOSS_NORM:
         if (loss_norm_parse(arg, &c->loss_norm) == 0) return 0;
         break;
     case OPT_SCHEDULE:
         if (schedule_parse(arg, &c->schedule) == 0) return 0;
         break;
-    case OPT_THREADS: {
-        long v;
-        if (cli_parse_int("--threads", arg, 1, 1024, &v)) return -1;
-        char value[16];
-        snprintf(value, sizeof value, "%ld", v);
-        setenv("OMP_NUM_THREADS", value, 1);
-        return 0;
-    }
     default:
         return train_number(c, opt, arg);
     }
@@ -262,17 +220,17 @@ int cmd_train(int argc, char **argv)
 {
     TrainConfig c;
     train_config_default(&c);
+    struct option *table = data_options_table(train_options);
     optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "", train_options, NULL)) != -1) {
-        if (opt == '?') return 2;
-        int rc = train_option(&c, opt, optarg);
-        if (rc == 1) {
-            train_usage(stdout);
-            return 0;
-        }
-        if (rc != 0) return 2;
+    int opt, rc = 0;
+    while (rc == 0 && (opt = getopt_long(argc, argv, "", table, NULL)) != -1)
+        rc = opt == '?' ? -1 : train_option(&c, opt, optarg);
+    free(table);
+    if (rc == 1) {
+        train_usage(stdout);
+        return 0;
     }
+    if (rc != 0) return 2;
     if (optind < argc) return cli_error("train: unexpected argument '%s'", argv[optind]);
     if (!c.model_path || !c.data_path || !c.out_dir) {
         train_usage(stderr);
