@@ -1,15 +1,14 @@
 /* `priorft generate`: samples text from a model with the KV-cache inference path, streaming the
  * continuation of a prompt to stdout. */
-#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "cli/cli.h"
 #include "model/infer.h"
 #include "model/load.h"
 #include "tokenizer/tokenizer.h"
+#include "train/bundle.h"
 #include "util/error.h"
 #include "util/log.h"
 
@@ -22,7 +21,7 @@ static void usage(FILE *f)
             "Continues the prompt (after BOS) and prints the text. --temperature 0 is greedy\n"
             "(default 1.0); --top-p 1 disables nucleus sampling (default 0.9); default 256 new\n"
             "tokens. Without --tokenizer: the model folder or GGUF file itself, else\n"
-            "tokenizer.bin beside a llama2.c checkpoint.\n");
+            "tokenizer.bin or a single tok*.bin beside a llama2.c checkpoint.\n");
 }
 
 typedef struct GenArgs {
@@ -65,21 +64,6 @@ static int parse_args(int argc, char **argv, GenArgs *g)
         return -1;
     }
     return 0;
-}
-
-/* The tokenizer path: as given, else the model folder/GGUF, else tokenizer.bin beside it. */
-static const char *tokenizer_path(const GenArgs *g, char *buf, size_t size)
-{
-    if (g->tokenizer) return g->tokenizer;
-    struct stat st;
-    size_t n = strlen(g->model);
-    if ((stat(g->model, &st) == 0 && S_ISDIR(st.st_mode)) ||
-        (n > 5 && strcmp(g->model + n - 5, ".gguf") == 0))
-        return g->model;
-    char *copy = xstrdup(g->model);
-    snprintf(buf, size, "%s/tokenizer.bin", dirname(copy));
-    free(copy);
-    return buf;
 }
 
 /* Decodes ids and prints what was not printed yet (*printed bytes so far). */
@@ -156,12 +140,18 @@ int cmd_generate(int argc, char **argv)
     int prc = parse_args(argc, argv, &g);
     if (prc != 0) return prc > 0 ? 0 : 1;
 
-    char tok_buf[4096];
-    const char *tok_path = tokenizer_path(&g, tok_buf, sizeof tok_buf);
+    /* The tokenizer as given, else found from the model as train finds it (a folder's
+     * tokenizer.json, the GGUF itself, tokenizer.bin or a single tok*.bin beside a .bin). */
+    char *tok_path = g.tokenizer ? xstrdup(g.tokenizer) : bundle_find_tokenizer(g.model);
+    if (!tok_path) return cli_error("%s", pf_error());
     Model m;
     Tokenizer *tok = NULL;
-    if (model_load(g.model, &m) != 0) return cli_error("%s", pf_error());
+    if (model_load(g.model, &m) != 0) {
+        free(tok_path);
+        return cli_error("%s", pf_error());
+    }
     if (tokenizer_load(tok_path, &tok) != 0) {
+        free(tok_path);
         model_free(&m);
         return cli_error("%s", pf_error());
     }
@@ -173,5 +163,6 @@ int cmd_generate(int argc, char **argv)
         rc = cli_error("%s", pf_error());
     tokenizer_free(tok);
     model_free(&m);
+    free(tok_path);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include "data/sft.h"
 #include "tokenizer/chat_template.h"
 #include "tokenizer/tokenizer.h"
+#include "train/bundle.h"
 #include "util/error.h"
 
 static void tokenize_data_usage(FILE *f)
@@ -23,21 +24,9 @@ static void tokenize_data_usage(FILE *f)
             "Reads FILE (JSONL: prompt/response fields, dotted keys such as extra_info.question,\n"
             "or a messages list) as training does and prints its counts and the first N (2)\n"
             "examples: the prompt side and the response side (what the loss mask covers).\n"
-            "The chat template comes from the tokenizer_config.json next to PATH unless\n"
-            "--chat-template names one: chatml, smollm2, qwen2.5, qwen3, llama3, llama2,\n"
-            "deepseek, raw.\n");
-}
-
-/* The tokenizer_config.json beside a tokenizer file or inside a model folder. */
-static void config_beside(const char *tokenizer_path, StrBuf *out)
-{
-    const char *slash = strrchr(tokenizer_path, '/');
-    size_t n = strlen(tokenizer_path);
-    bool is_file = n >= 5 && (strcmp(tokenizer_path + n - 5, ".json") == 0);
-    if (is_file) strbuf_append(out, tokenizer_path, slash ? (size_t)(slash - tokenizer_path) : 0);
-    else strbuf_puts(out, tokenizer_path);
-    if (!out->data || out->len == 0) strbuf_puts(out, ".");
-    strbuf_puts(out, "/tokenizer_config.json");
+            "The chat template is found as training finds it (tokenizer_config.json next to\n"
+            "PATH or a GGUF's own, else raw) unless --chat-template names one: chatml,\n"
+            "smollm2, qwen2.5, qwen3, llama3, llama2, deepseek, raw.\n");
 }
 
 /* Prints the ids of e whose mask equals `masked`, decoded. */
@@ -96,36 +85,23 @@ int cmd_tokenize_data(int argc, char **argv)
     }
     o.max_length = (int)max_length;
 
-    ChatTemplate ct;
-    StrBuf cfg = {0};
-    int rc;
-    if (template_name) {
-        rc = chat_template_init(&ct, template_name);
-    } else {
-        config_beside(tok_path, &cfg);
-        rc = chat_template_from_model(&ct, cfg.data);
-    }
-    strbuf_free(&cfg);
-    if (rc) return cli_error("%s", pf_error());
-    if (system) chat_template_set_system(&ct, system);
-    if (suffix) chat_template_set_suffix(&ct, suffix, NULL);
-
-    Tokenizer *t = NULL;
-    if (tokenizer_load(tok_path, &t)) {
-        chat_template_free(&ct);
-        return cli_error("%s", pf_error());
-    }
-    SftEncoder enc;
-    sft_encoder_from_tokenizer(t, &enc);
+    /* Tokenizer and chat template found as training finds them (a llama2.c .bin or a
+     * tokenizer.json without tokenizer_config.json beside it is raw; a GGUF's own template). */
+    BundleOptions bo = {.tokenizer_path = tok_path, .chat_template = template_name,
+                        .system_prompt = system, .prompt_suffix = suffix, .load_weights = false};
+    ModelBundle b;
+    if (bundle_open(tok_path, &bo, &b) != 0) return cli_error("%s", pf_error());
+    const Tokenizer *t = b.tokenizer;
+    const ChatTemplate *ctp = &b.chat;
     SftDataset d = {0};
     SftStats st;
-    rc = sft_load_jsonl(data, &ct, &enc, &o, &d, &st);
+    int rc = sft_load_jsonl(data, ctp, &b.encoder, &o, &d, &st);
     if (rc) {
         rc = cli_error("%s", pf_error());
     } else {
         StrBuf sum = {0};
         sft_stats_summary(&st, &sum);
-        printf("chat template: %s\n%s", chat_family_name(ct.family), sum.data);
+        printf("chat template: %s\n%s", chat_family_name(ctp->family), sum.data);
         strbuf_free(&sum);
         for (size_t i = 0; i < d.n && (long)i < show && rc == 0; i++) {
             const SftExample *e = &d.examples[i];
@@ -138,7 +114,6 @@ int cmd_tokenize_data(int argc, char **argv)
         }
     }
     sft_dataset_free(&d);
-    tokenizer_free(t);
-    chat_template_free(&ct);
+    bundle_close(&b);
     return rc;
 }
