@@ -260,6 +260,45 @@ static void test_killed_run_resumes_from_complete_checkpoint(void **state)
     tmpdir_remove(dir);
 }
 
+static void test_nonfinite_stops_or_skips(void **state)
+{
+    (void)state;
+    const char *model = stories_model();
+    if (!model) skip();
+    char *dir = tmpdir_make();
+    const char *data = write_data(dir, 8);
+    char out[4200];
+    snprintf(out, sizeof out, "%s/out", dir);
+
+    /* An absurd learning rate overflows the weights after the first update, so the second
+     * step's loss is not finite: the run stops, naming the last good checkpoint. */
+    TrainConfig c;
+    base_config(&c, model, data, out);
+    c.global_batch = 2;
+    c.micro_batch = 2;
+    c.lr = 1e30f;
+    c.clip = 0;
+    c.save_every = 1;
+    TrainResult r;
+    assert_int_equal(train_run(&c, &r), -1);
+    assert_non_null(strstr(pf_error(), "non-finite"));
+    assert_non_null(strstr(pf_error(), "checkpoint-00000001"));
+    char *latest = checkpoint_find_latest(out);
+    assert_non_null(latest);
+    assert_non_null(strstr(latest, "checkpoint-00000001"));
+    free(latest);
+
+    /* With skipping, the run finishes and counts the skipped steps. */
+    snprintf(out, sizeof out, "%s/skip", dir);
+    c.out_dir = out;
+    c.skip_nonfinite = true;
+    assert_int_equal(train_run(&c, &r), 0);
+    assert_int_equal(r.steps_done, 4);
+    assert_int_equal(r.skipped_nonfinite, 3);
+    free(r.final_checkpoint);
+    tmpdir_remove(dir);
+}
+
 static void test_bad_settings_refused(void **state)
 {
     (void)state;
@@ -300,6 +339,7 @@ int main(void)
         cmocka_unit_test(test_accumulation_equals_large_batch),
         cmocka_unit_test(test_resume_reproduces_run),
         cmocka_unit_test(test_killed_run_resumes_from_complete_checkpoint),
+        cmocka_unit_test(test_nonfinite_stops_or_skips),
         cmocka_unit_test(test_bad_settings_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
