@@ -440,6 +440,16 @@ static void format_eta(double seconds, char *buf, size_t n)
     else snprintf(buf, n, "%ldm%02lds", s / 60, s % 60);
 }
 
+/* A one-line bar on a terminal, redrawn in place between the logged steps. */
+static void draw_progress(long step, long total, const char *eta)
+{
+    char bar[31];
+    int filled = total > 0 ? (int)(30 * step / total) : 0;
+    for (int i = 0; i < 30; i++) bar[i] = i < filled ? '#' : '.';
+    bar[30] = '\0';
+    fprintf(stderr, "\r\033[K[%s] step %ld/%ld  eta %s", bar, step, total, eta);
+}
+
 static void log_step(Trainer *t, const StepStats *s, double objective, float lr, double norm,
                      double seconds, bool skipped)
 {
@@ -458,17 +468,22 @@ static void log_step(Trainer *t, const StepStats *s, double objective, float lr,
             kept_frac, s->kept, s->response, lr, norm, tps, seconds, skipped ? "true" : "false");
     fflush(t->metrics);
 
-    if (t->cfg->quiet || (t->step % t->cfg->log_every != 0 && t->step != t->total_steps)) return;
+    if (t->cfg->quiet) return;
     double elapsed = time_now() - t->run_start;
     long done = t->step - t->step_at_start;
     char eta[32];
     format_eta(done > 0 ? elapsed / done * (double)(t->total_steps - t->step) : 0, eta,
                sizeof eta);
+    bool tty = isatty(STDERR_FILENO);
+    if (t->step % t->cfg->log_every != 0 && t->step != t->total_steps) {
+        if (tty) draw_progress(t->step, t->total_steps, eta);
+        return;
+    }
     fprintf(stderr,
-            "step %ld/%ld  objective %.4f  nll %.4f  mean_p %.4f  kept %.3f  lr %.3e  "
+            "%sstep %ld/%ld  objective %.4f  nll %.4f  mean_p %.4f  kept %.3f  lr %.3e  "
             "grad_norm %.3f  %.0f tok/s  eta %s%s\n",
-            t->step, t->total_steps, objective, nll, mean_p, kept_frac, lr, norm, tps, eta,
-            skipped ? "  (skipped: non-finite)" : "");
+            tty ? "\r\033[K" : "", t->step, t->total_steps, objective, nll, mean_p, kept_frac,
+            lr, norm, tps, eta, skipped ? "  (skipped: non-finite)" : "");
 }
 
 static void log_validation(Trainer *t, const StepStats *s)
@@ -482,8 +497,9 @@ static void log_validation(Trainer *t, const StepStats *s)
             t->step, objective, nll, mean_p, s->response);
     fflush(t->metrics);
     if (!t->cfg->quiet)
-        fprintf(stderr, "valid @ step %ld  objective %.4f  nll %.4f  mean_p %.4f  (%ld tokens)\n",
-                t->step, objective, nll, mean_p, s->response);
+        fprintf(stderr, "%svalid @ step %ld  objective %.4f  nll %.4f  mean_p %.4f  (%ld tokens)\n",
+                isatty(STDERR_FILENO) ? "\r\033[K" : "", t->step, objective, nll, mean_p,
+                s->response);
 }
 
 /* Runs one optimiser step; *stop set when the run must end (non-finite without skipping). */
