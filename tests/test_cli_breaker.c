@@ -114,11 +114,32 @@ static void test_generate_finds_tok_bin(void **state)
     tmpdir_remove(dir);
 }
 
+/* tokenize --tokenizer DIR where DIR has no tokenizer.json: says so, instead of
+ * "DIR/tokenizer.json: line -1: not valid JSON: unable to open ...". */
+static void test_tokenizer_folder_without_json(void **state)
+{
+    (void)state;
+    if (!getenv("PRIORFT_BIN")) {
+        skip(); /* PRIORFT_BIN is not set (run through ctest) */
+        return;
+    }
+    char *dir = tmpdir_make();
+    char args[4096], *out = NULL;
+    snprintf(args, sizeof args, "tokenize --tokenizer '%s' --text hi", dir);
+    int rc = run_cli(args, &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "the folder has no tokenizer.json"));
+    assert_null(strstr(out, "line -1"));
+    free(out);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokenize_data_llama2c_tokenizer),
         cmocka_unit_test(test_generate_finds_tok_bin),
+        cmocka_unit_test(test_tokenizer_folder_without_json),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

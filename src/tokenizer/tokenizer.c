@@ -40,7 +40,11 @@ int tokenizer_load(const char *path, Tokenizer **out)
     if (S_ISDIR(st.st_mode)) {
         StrBuf p = {0};
         strbuf_printf(&p, "%s/tokenizer.json", path);
-        rc = bpe_load_json(t, p.data);
+        struct stat js;
+        if (stat(p.data, &js) != 0)
+            rc = pf_fail("%s: the folder has no tokenizer.json (pass a tokenizer.json, a "
+                         "llama2.c tokenizer .bin or a .gguf)", path);
+        else rc = bpe_load_json(t, p.data);
         strbuf_free(&p);
     } else if (file_has_magic(path, "GGUF", 4)) {
         rc = gguf_vocab_load(t, path);
