@@ -307,6 +307,27 @@ static void test_not_jsonl_files(void **state)
     assert_int_equal(sft_load_jsonl(f->path, &t, &enc, &o, &d, &st), 0);
     assert_int_equal(d.n, 1);
     sft_dataset_free(&d);
+
+    /* A UTF-8 byte order mark before the first row (Windows editors) is not part of the JSON:
+     * the row reads as without it, both sides and line number intact. */
+    o.skip_bad_rows = false;
+    put(f, "\xef\xbb\xbf{\"prompt\": \"a\", \"response\": \"b\"}\n"
+           "{\"prompt\": \"c\", \"response\": \"d\"}\n");
+    assert_int_equal(sft_load_jsonl(f->path, &t, &enc, &o, &d, &st), 0);
+    assert_int_equal(d.n, 2);
+    assert_int_equal(d.examples[0].line, 1);
+    SftDataset plain = {0};
+    put(f, "{\"prompt\": \"a\", \"response\": \"b\"}\n");
+    assert_int_equal(sft_load_jsonl(f->path, &t, &enc, &o, &plain, &st), 0);
+    assert_int_equal(d.examples[0].len, plain.examples[0].len);
+    assert_memory_equal(d.examples[0].tokens, plain.examples[0].tokens,
+                        (size_t)plain.examples[0].len * sizeof *plain.examples[0].tokens);
+    sft_dataset_free(&plain);
+    sft_dataset_free(&d);
+
+    /* A folder given as data is named as one, not "read error after line 0". */
+    assert_int_equal(sft_load_jsonl(f->dir, &t, &enc, &o, &d, &st), -1);
+    assert_non_null(strstr(pf_error(), "is a folder, not a JSONL file"));
     chat_template_free(&t);
 }
 

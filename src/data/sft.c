@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jansson.h>
 
@@ -339,6 +340,11 @@ static int process_row(const char *line, size_t len, long lineno, const ChatTemp
 {
     if (memchr(line, '\0', len))
         return row_fail(e, SFT_SKIP_JSON, "contains a NUL byte (binary data, not JSONL text)");
+    /* A UTF-8 byte order mark (files saved by Windows editors) starts the first line. */
+    if (lineno == 1 && len >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
+        line += 3;
+        len -= 3;
+    }
     json_error_t jerr;
     json_t *row = json_loadb(line, len, JSON_DECODE_INT_AS_REAL, &jerr);
     if (!row) {
@@ -391,6 +397,11 @@ int sft_load_jsonl(const char *path, const ChatTemplate *t, const SftEncoder *en
     memset(stats, 0, sizeof *stats);
     FILE *f = fopen(path, "rb");
     if (!f) return pf_fail("%s: %s", path, strerror(errno));
+    struct stat fs;
+    if (fstat(fileno(f), &fs) == 0 && S_ISDIR(fs.st_mode)) {
+        fclose(f);
+        return pf_fail("%s: is a folder, not a JSONL file", path);
+    }
 
     StrBuf line = {0};
     bool too_long = false;
