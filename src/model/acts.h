@@ -13,11 +13,13 @@ struct ModelActs {
     int *tokens;       /* (N_max) copy of the last forward's tokens */
     int *segments;     /* (N_max) copy, or unused when has_segments is false */
     bool has_segments;
+    bool recompute;    /* keep only `res`; backward reruns each layer's forward first */
     float *inv_freq;   /* (HD/2) */
     float *rope_cos;   /* (N, HD/2) */
     float *rope_sin;   /* (N, HD/2) */
 
-    /* Kept for backward. */
+    /* Kept for backward. With recompute, every per-layer buffer below except res holds one
+     * layer (index it with acts_layer_slot). */
     float *res;        /* (L+1, N, C) residual stream entering each layer, then the last */
     float *mid;        /* (L, N, C) residual stream after attention */
     float *rstd1;      /* (L, N) */
@@ -50,5 +52,16 @@ struct ModelActs {
     ModelTimes times;  /* accumulated by phase, see model_acts_times */
     float *memory;     /* the one allocation all float buffers above live in */
 };
+
+/* The slot of layer l in the per-layer buffers other than res: l, or 0 with recompute. */
+static inline long acts_layer_slot(const struct ModelActs *a, int l)
+{
+    return a->recompute ? 0 : l;
+}
+
+/* Runs layer l's forward on a->res[l], filling its kept buffers (slot acts_layer_slot). With
+ * full = false the down projection and the write of res[l + 1] are skipped: backward's
+ * recomputation needs everything but the layer's output. Defined in forward.c. */
+int model_layer_forward(const Model *m, struct ModelActs *a, int l, int B, int T, bool full);
 
 #endif

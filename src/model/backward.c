@@ -28,9 +28,9 @@ static int ffn_backward(const Model *m, ModelActs *a, int l, int N, ModelParams 
     const ModelConfig *c = &m->config;
     const ModelParams *p = &m->params;
     int C = c->dim, H = c->hidden_dim;
-    long NM = a->N_max;
-    const float *mid = a->mid + l * NM * C, *rstd2 = a->rstd2 + l * NM;
-    const float *gate = a->gate + l * NM * H, *up = a->up + l * NM * H;
+    long NM = a->N_max, ls = acts_layer_slot(a, l);
+    const float *mid = a->mid + ls * NM * C, *rstd2 = a->rstd2 + ls * NM;
+    const float *gate = a->gate + ls * NM * H, *up = a->up + ls * NM * H;
     long wo = (long)l * H * C;
 
     double t0 = time_now();
@@ -64,17 +64,17 @@ static int attention_block_backward(const Model *m, ModelActs *a, int l, ModelPa
     const ModelParams *p = &m->params;
     int B = a->B, T = a->T, N = B * T, C = c->dim, HD = c->head_dim;
     int NH = c->n_heads, NKV = c->n_kv_heads, Q = NH * HD, KV = NKV * HD;
-    long NM = a->N_max;
-    const float *x = a->res + l * NM * C, *rstd1 = a->rstd1 + l * NM;
-    const float *q = a->q + l * NM * Q, *k = a->k + l * NM * KV, *v = a->v + l * NM * KV;
-    const float *att = a->att + l * NM * Q;
+    long NM = a->N_max, ls = acts_layer_slot(a, l);
+    const float *x = a->res + l * NM * C, *rstd1 = a->rstd1 + ls * NM;
+    const float *q = a->q + ls * NM * Q, *k = a->k + ls * NM * KV, *v = a->v + ls * NM * KV;
+    const float *att = a->att + ls * NM * Q;
 
     if (linear_backward(a, a->d_att, g->wo + (long)l * C * Q, a->d_res, att,
                         p->wo + (long)l * C * Q, N, Q, C, 0.0f))
         return -1;
 
     double t0 = time_now();
-    int rc = attention_backward(a->d_q, a->d_k, a->d_v, a->d_att, att, a->lse + l * NM * NH, q, k,
+    int rc = attention_backward(a->d_q, a->d_k, a->d_v, a->d_att, att, a->lse + ls * NM * NH, q, k,
                                 v, a->has_segments ? a->segments : NULL, B, T, NH, NKV, HD,
                                 a->att_scratch, a->att_threads);
     double t1 = time_now();
@@ -119,6 +119,12 @@ int model_backward(const Model *m, ModelActs *a, const float *d_hidden, ModelPar
     a->times.other += time_now() - t0;
 
     for (int l = L - 1; l >= 0; l--) {
+        if (a->recompute) {
+            t0 = time_now();
+            int rc = model_layer_forward(m, a, l, a->B, a->T, false);
+            a->times.recompute += time_now() - t0;
+            if (rc != 0) return pf_fail_context("model_backward: recomputing layer %d", l);
+        }
         if (ffn_backward(m, a, l, N, grads) != 0 || attention_block_backward(m, a, l, grads) != 0)
             return pf_fail_context("model_backward: layer %d", l);
     }

@@ -11,10 +11,12 @@
 #include "util/log.h"
 
 /* Carves the float buffers of `a` from one block; with a == NULL only counts. */
-static size_t acts_layout(struct ModelActs *a, const ModelConfig *c, int B, int T, float *base)
+static size_t acts_layout(struct ModelActs *a, const ModelConfig *c, int B, int T, bool recompute,
+                          float *base)
 {
     size_t N = (size_t)B * T, C = (size_t)c->dim, H = (size_t)c->hidden_dim;
-    size_t L = (size_t)c->n_layers, HD = (size_t)c->head_dim;
+    size_t L = recompute ? 1 : (size_t)c->n_layers, HD = (size_t)c->head_dim;
+    size_t L_res = (size_t)c->n_layers;
     size_t Q = (size_t)c->n_heads * HD, KV = (size_t)c->n_kv_heads * HD;
     size_t at = 0;
     /* Each buffer starts on a 64-byte boundary (16 floats). */
@@ -26,7 +28,7 @@ static size_t acts_layout(struct ModelActs *a, const ModelConfig *c, int B, int 
     CARVE(inv_freq, HD / 2);
     CARVE(rope_cos, N * HD / 2);
     CARVE(rope_sin, N * HD / 2);
-    CARVE(res, (L + 1) * N * C);
+    CARVE(res, (L_res + 1) * N * C);
     CARVE(mid, L * N * C);
     CARVE(rstd1, L * N);
     CARVE(rstd2, L * N);
@@ -57,10 +59,20 @@ static size_t acts_layout(struct ModelActs *a, const ModelConfig *c, int B, int 
 
 size_t model_acts_floats(const ModelConfig *cfg, int B, int T)
 {
-    return acts_layout(NULL, cfg, B, T, NULL);
+    return acts_layout(NULL, cfg, B, T, false, NULL);
+}
+
+size_t model_acts_floats_opt(const ModelConfig *cfg, int B, int T, bool recompute)
+{
+    return acts_layout(NULL, cfg, B, T, recompute, NULL);
 }
 
 int model_acts_init(ModelActs **out, const ModelConfig *cfg, int B, int T)
+{
+    return model_acts_init_opt(out, cfg, B, T, false);
+}
+
+int model_acts_init_opt(ModelActs **out, const ModelConfig *cfg, int B, int T, bool recompute)
 {
     *out = NULL;
     if (config_validate(cfg, "model_acts_init") != 0) return -1;
@@ -72,11 +84,12 @@ int model_acts_init(ModelActs **out, const ModelConfig *cfg, int B, int T)
     a->B_max = B;
     a->T_max = T;
     a->N_max = (long)B * T;
+    a->recompute = recompute;
     a->att_threads = omp_get_max_threads();
     a->tokens = xcalloc((size_t)a->N_max, sizeof(int));
     a->segments = xcalloc((size_t)a->N_max, sizeof(int));
-    a->memory = xalloc_floats(acts_layout(NULL, cfg, B, T, NULL));
-    acts_layout(a, cfg, B, T, a->memory);
+    a->memory = xalloc_floats(acts_layout(NULL, cfg, B, T, recompute, NULL));
+    acts_layout(a, cfg, B, T, recompute, a->memory);
     config_rope_inv_freq(cfg, a->inv_freq);
     *out = a;
     return 0;
@@ -106,20 +119,20 @@ static int linear_forward(ModelActs *a, float *y, const float *x, const float *w
     return rc;
 }
 
-static int layer_forward(const Model *m, ModelActs *a, int l, int B, int T)
+int model_layer_forward(const Model *m, ModelActs *a, int l, int B, int T, bool full)
 {
     const ModelConfig *c = &m->config;
     const ModelParams *p = &m->params;
     int N = B * T, C = c->dim, H = c->hidden_dim, HD = c->head_dim;
     int Q = c->n_heads * HD, KV = c->n_kv_heads * HD;
-    long NM = a->N_max;
+    long NM = a->N_max, ls = acts_layer_slot(a, l);
     float *x = a->res + l * NM * C, *x_next = a->res + (l + 1) * NM * C;
-    float *mid = a->mid + l * NM * C;
-    float *q = a->q + l * NM * Q, *k = a->k + l * NM * KV, *v = a->v + l * NM * KV;
-    float *att = a->att + l * NM * Q, *gate = a->gate + l * NM * H, *up = a->up + l * NM * H;
+    float *mid = a->mid + ls * NM * C;
+    float *q = a->q + ls * NM * Q, *k = a->k + ls * NM * KV, *v = a->v + ls * NM * KV;
+    float *att = a->att + ls * NM * Q, *gate = a->gate + ls * NM * H, *up = a->up + ls * NM * H;
 
     double t0 = time_now();
-    rmsnorm_forward(a->xn, a->rstd1 + l * NM, x, p->attn_norm + (long)l * C, N, C, c->norm_eps);
+    rmsnorm_forward(a->xn, a->rstd1 + ls * NM, x, p->attn_norm + (long)l * C, N, C, c->norm_eps);
     a->times.other += time_now() - t0;
     if (linear_forward(a, q, a->xn, p->wq + (long)l * Q * C, p->bq ? p->bq + (long)l * Q : NULL,
                        N, C, Q, 0.0f) ||
@@ -134,7 +147,7 @@ static int layer_forward(const Model *m, ModelActs *a, int l, int B, int T)
     rope_forward(k, a->rope_cos, a->rope_sin, N, c->n_kv_heads, HD, c->rope_interleaved);
     double t1 = time_now();
     a->times.other += t1 - t0;
-    int rc = attention_forward(att, a->lse + l * NM * c->n_heads, q, k, v,
+    int rc = attention_forward(att, a->lse + ls * NM * c->n_heads, q, k, v,
                                a->has_segments ? a->segments : NULL, B, T, c->n_heads,
                                c->n_kv_heads, HD, a->att_scratch, a->att_threads);
     a->times.attention += time_now() - t1;
@@ -144,12 +157,13 @@ static int layer_forward(const Model *m, ModelActs *a, int l, int B, int T)
     if (linear_forward(a, mid, att, p->wo + (long)l * C * Q, NULL, N, Q, C, 1.0f)) return -1;
 
     t0 = time_now();
-    rmsnorm_forward(a->xn, a->rstd2 + l * NM, mid, p->ffn_norm + (long)l * C, N, C,
+    rmsnorm_forward(a->xn, a->rstd2 + ls * NM, mid, p->ffn_norm + (long)l * C, N, C,
                     c->norm_eps);
     a->times.other += time_now() - t0;
     if (linear_forward(a, gate, a->xn, p->w_gate + (long)l * H * C, NULL, N, C, H, 0.0f) ||
         linear_forward(a, up, a->xn, p->w_up + (long)l * H * C, NULL, N, C, H, 0.0f))
         return -1;
+    if (!full) return 0;
     t0 = time_now();
     swiglu_forward(a->hh, gate, up, (long)N * H);
     memcpy(x_next, mid, sizeof(float) * (size_t)N * C);
@@ -188,7 +202,7 @@ int model_forward(const Model *m, ModelActs *a, const int *tokens, const int *po
     a->times.other += time_now() - t0;
 
     for (int l = 0; l < c->n_layers; l++) {
-        if (layer_forward(m, a, l, B, T) != 0) return pf_fail_context("model_forward: layer %d", l);
+        if (model_layer_forward(m, a, l, B, T, true) != 0) return pf_fail_context("model_forward: layer %d", l);
     }
 
     t0 = time_now();

@@ -12,14 +12,18 @@ typedef struct ModelActs ModelActs; /* activations for B x T tokens, allocated o
 /* Allocates activations and scratch for up to B rows of T tokens of this shape. Everything
  * model_forward/model_backward use is allocated here, none per step. The attention scratch is
  * sized for omp_get_max_threads() at this call, and attention never uses more threads.
- * TODO: activation recomputation (keep only each layer's input, rerun the layer in backward);
- * without it a 135M model at 4 x 512 keeps 1.5 GB and long sequences of large models will not
- * fit in memory. */
+ * Keeps every layer's activations (fastest; a 135M model at 4 x 512 keeps 1.5 GB). */
 int model_acts_init(ModelActs **out, const ModelConfig *cfg, int B, int T);
+/* As model_acts_init; with recompute true only each layer's input is kept and backward reruns
+ * the layer's forward (all but its down projection) before its backward: about a third more
+ * compute, activations of one layer instead of L. Gradients equal the kept path's (the same
+ * kernels run on the same inputs). */
+int model_acts_init_opt(ModelActs **out, const ModelConfig *cfg, int B, int T, bool recompute);
 void model_acts_free(ModelActs *a);
 
 /* Floats model_acts_init allocates for this shape (for memory estimates). */
 size_t model_acts_floats(const ModelConfig *cfg, int B, int T);
+size_t model_acts_floats_opt(const ModelConfig *cfg, int B, int T, bool recompute);
 
 /* tokens, positions, segments: (B*T); segments may be NULL (one sequence per row). A token
  * attends to earlier-or-same tokens of its row with the same segment id; positions feed RoPE.
@@ -39,6 +43,7 @@ int model_backward(const Model *m, ModelActs *a, const float *d_hidden, ModelPar
  * the projections, attention (its own GEMMs included), and everything else. */
 typedef struct ModelTimes {
     double matmul, attention, other;
+    double recompute; /* of the three above, the seconds backward spent rerunning forwards */
 } ModelTimes;
 ModelTimes model_acts_times(const ModelActs *a);
 void model_acts_reset_times(ModelActs *a);
