@@ -106,7 +106,10 @@ static int top_k_candidates(const float *probs, int V, int k, ProbId *cand)
     return n;
 }
 
-int gen_sample_token(float *logits, int V, float temperature, float top_p, int top_k, Rng *rng)
+/* gen_sample_token with caller-owned candidate scratch cand (V entries), so that the decoding
+ * loop allocates nothing per token. */
+static int sample_token(float *logits, int V, float temperature, float top_p, int top_k,
+                        Rng *rng, ProbId *cand)
 {
     int best = 0;
     for (int v = 1; v < V; v++)
@@ -133,7 +136,6 @@ int gen_sample_token(float *logits, int V, float temperature, float top_p, int t
         return best; /* rounding left u above the total */
     }
 
-    ProbId *cand = xmalloc(sizeof(ProbId) * (size_t)(use_k ? top_k : V));
     int n = 0;
     if (use_k) {
         n = top_k_candidates(logits, V, top_k, cand);
@@ -170,8 +172,17 @@ int gen_sample_token(float *logits, int V, float temperature, float top_p, int t
             break;
         }
     }
-    free(cand);
     return chosen;
+}
+
+int gen_sample_token(float *logits, int V, float temperature, float top_p, int top_k, Rng *rng)
+{
+    if (!(temperature > 0.0f)) return sample_token(logits, V, temperature, top_p, top_k, rng,
+                                                   NULL);
+    ProbId *cand = xmalloc(sizeof(ProbId) * (size_t)V);
+    int tok = sample_token(logits, V, temperature, top_p, top_k, rng, cand);
+    free(cand);
+    return tok;
 }
 
 /* ------------------------------------------------------------------------------------------ */
@@ -199,6 +210,7 @@ typedef struct GenRun {
     int max_context;
     GenOutput *out;
     StrBuf text;     /* scratch for decoding */
+    ProbId *cand;    /* (V) sampling scratch */
 } GenRun;
 
 /* Decodes ids (skipping special tokens) into run->text; returns 0 or -1. */
@@ -266,26 +278,21 @@ static int slot_fill(GenRun *run, Slot *s)
             continue;
         }
         gen_sample_rng(&s->rng, run->o->seed, prompt, (int)(seq % run->o->n_samples));
-        s->pos = 0;
-        s->token = s->prompt[0];
+        s->pos = s->prompt_len - 1; /* the prompt goes in at once (slot_prefill) */
+        s->token = -1;
         return 1;
     }
     s->seq = -1;
     return 0;
 }
 
-/* Takes the logits of the step just run for slot s: feeds the next prompt token, or samples,
- * checks the stops and finishes or queues the sampled token. */
+/* Takes the logits of the token just run at s->pos for slot s: samples, checks the stops and
+ * finishes or queues the sampled token. */
 static int slot_advance(GenRun *run, Slot *s, float *logits)
 {
     const GenOptions *o = run->o;
-    if (s->pos + 1 < s->prompt_len) {
-        s->pos++;
-        s->token = s->prompt[s->pos];
-        return 0;
-    }
-    int tok = gen_sample_token(logits, run->m->config.vocab_size, o->temperature, o->top_p,
-                               o->top_k, &s->rng);
+    int tok = sample_token(logits, run->m->config.vocab_size, o->temperature, o->top_p,
+                           o->top_k, &s->rng, run->cand);
     for (int i = 0; i < o->n_stop_ids; i++)
         if (tok == o->stop_ids[i]) return finish(run, s, GEN_STOP_TOKEN);
     intvec_push(&s->gen, tok);
@@ -336,6 +343,14 @@ static int cache_positions(const int *prompt_lens, int n_prompts, int max_new, i
     return need < max_context ? (int)need : max_context;
 }
 
+/* Reads the whole prompt of the slot just filled (cache sequence i) in one pass and samples its
+ * first token from the last prompt position's logits (V). */
+static int slot_prefill(GenRun *run, Slot *s, int i, KVCache *cache, float *logits)
+{
+    if (model_prefill(run->m, cache, i, s->prompt, 0, s->prompt_len, logits) != 0) return -1;
+    return slot_advance(run, s, logits);
+}
+
 static int decode_loop(GenRun *run, Slot *slots, int batch, KVCache *cache, float *logits)
 {
     int V = run->m->config.vocab_size;
@@ -345,8 +360,13 @@ static int decode_loop(GenRun *run, Slot *slots, int batch, KVCache *cache, floa
     for (;;) {
         int n = 0;
         for (int i = 0; i < batch && rc == 0; i++) {
-            if (slots[i].seq < 0 && run->next < run->total && slot_fill(run, &slots[i]) < 0)
-                rc = -1;
+            /* A prompt whose first sampled token already ends it frees the slot again. */
+            while (rc == 0 && slots[i].seq < 0 && run->next < run->total) {
+                int filled = slot_fill(run, &slots[i]);
+                if (filled < 0) rc = -1;
+                else if (filled == 0) break;
+                else rc = slot_prefill(run, &slots[i], i, cache, logits + (size_t)i * V);
+            }
             if (slots[i].seq >= 0) n = i + 1;
         }
         if (rc != 0 || n == 0) break;
@@ -392,12 +412,14 @@ int generate_run(const Model *m, const int *const *prompts, const int *prompt_le
     if (kv_cache_init(&cache, &m->config, batch, positions) != 0) return -1;
     float *logits = xalloc_floats((size_t)batch * m->config.vocab_size); // (batch, V)
     Slot *slots = xcalloc((size_t)batch, sizeof *slots);
+    run.cand = xmalloc(sizeof(ProbId) * (size_t)m->config.vocab_size);
     for (int i = 0; i < batch; i++) slots[i].seq = -1;
 
     int rc = decode_loop(&run, slots, batch, cache, logits);
 
     for (int i = 0; i < batch; i++) intvec_free(&slots[i].gen);
     free(slots);
+    free(run.cand);
     free(logits);
     kv_cache_free(cache);
     strbuf_free(&run.text);

@@ -1,10 +1,11 @@
 /* Batched generation over many prompts with the key/value cache: the engine behind
  * `priorft eval --model` and `priorft bench-generate`. Prompts (token ids) are decoded in a batch
  * of cache slots; a slot whose sequence ends takes the next waiting one at once (continuous
- * batching), reading its prompt one token per step alongside the others' decoding. Sampling is
- * greedy or temperature with top-k and top-p; every sample draws from its own random stream
- * derived from (seed, prompt index, sample index), so the batch size and the order in which
- * slots free up never change what a sample produces. */
+ * batching): its prompt goes through the model in one pass (model_prefill), then it decodes one
+ * token per step alongside the others. Sampling is greedy or temperature with top-k and top-p;
+ * every sample draws from its own random stream derived from (seed, prompt index, sample
+ * index), so the batch size and the order in which slots free up never change what a sample
+ * produces. */
 #ifndef PRIORFT_EVAL_GENERATE_H
 #define PRIORFT_EVAL_GENERATE_H
 

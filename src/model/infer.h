@@ -22,6 +22,15 @@ void kv_cache_free(KVCache *c);
 int model_step(const Model *m, KVCache *c, const int *tokens, const int *positions, int n,
                float *logits);
 
+/* Reads n prompt tokens of sequence `slot` at positions pos0..pos0+n-1 in one pass (in chunks
+ * of up to 128 tokens: projections as GEMMs over the chunk, causal attention within it and to
+ * the positions before pos0, which earlier calls must have filled), writing their keys/values
+ * into the cache. With logits_last non-NULL writes the logits (V) of the last token. Gives
+ * model_step's logits for the same tokens up to fp32 summation order; leaves the other
+ * sequences alone. Errors name a token outside the vocabulary or positions outside the cache. */
+int model_prefill(const Model *m, KVCache *c, int slot, const int *tokens, int pos0, int n,
+                  float *logits_last);
+
 /* Picks the next token from logits (V), which it overwrites with probabilities. temperature 0
  * is greedy (argmax, lowest id on ties); otherwise samples softmax(logits / temperature),
  * restricted to the smallest most-likely set whose mass reaches top_p when 0 < top_p < 1
