@@ -11,7 +11,11 @@
 #     --out DIR      output folder (default demo-out); rerun to continue an interrupted demo
 #     --small        a quicker run (fewer examples and prompts) to check that everything works
 #
-# Sized for a 2-core machine (about 20 minutes at the measured training speed of this shape);
+# Sized for an otherwise idle 2-core machine from single-thread CPU-time measurements of this
+# model (2026-12): training about 55 tokens/s per core (an arithmetic example is about 52
+# tokens with the chat template, a figlet one about 133), generation about 4 CPU seconds per
+# figlet prompt and 1 per arithmetic prompt; with the build that adds up to about 15 minutes
+# (64 training examples and 48 test prompts per task). On a busy machine it takes far longer;
 # set PRIORFT_DEMO_TRAIN / PRIORFT_DEMO_EVAL to change the example and prompt counts, and
 # PRIORFT_BUILD_DIR to build somewhere other than build/.
 set -euo pipefail

@@ -355,7 +355,10 @@ static void test_interrupted_sweep_resumes(void **state)
     assert_int_equal(count_lines_with(log2, "start", "count/nll/train"), 1);
     free(log2);
     for (size_t i = 0; i < plan.n_stages; i++) {
-        if (&plan.stages[i] == train_p) continue;
+        if (&plan.stages[i] == train_p) {
+            free(records[i]);
+            continue;
+        }
         char p[4200];
         snprintf(p, sizeof p, "%s/stage.json", plan.stages[i].dir);
         char *now = slurp(p);
