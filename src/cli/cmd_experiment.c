@@ -88,12 +88,14 @@ int cmd_experiment(int argc, char **argv)
             config = a;
         } else {
             experiment_usage(stderr);
-            return cli_error("experiment: unknown or incomplete argument '%s'", a);
+            cli_error("experiment: unknown or incomplete argument '%s'", a);
+            return 2;
         }
     }
     if (!config) {
         experiment_usage(stderr);
-        return cli_error("experiment: a CONFIG file is required");
+        cli_error("experiment: a CONFIG file is required");
+        return 2;
     }
 
     ExperimentConfig cfg;

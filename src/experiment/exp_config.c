@@ -296,6 +296,7 @@ int experiment_config_load(const char *path, ExperimentConfig *cfg)
     cfg->path = xstrdup(path);
     json_error_t err;
     json_t *root = json_load_file(path, JSON_REJECT_DUPLICATES, &err);
+    if (!root && err.line < 1) return pf_fail("%s: %s", path, err.text);
     if (!root) return pf_fail("%s:%d:%d: %s", path, err.line, err.column, err.text);
     char *copy = xstrdup(path);
     Ctx c = {path, xstrdup(dirname(copy))};
