@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include "testutil.h"
 
@@ -134,12 +135,74 @@ static void test_tokenizer_folder_without_json(void **state)
     tmpdir_remove(dir);
 }
 
+/* Replaces the first `from` in file `path` by `to`. */
+static void edit_file(const char *path, const char *from, const char *to)
+{
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    char buf[8192];
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = '\0';
+    char *at = strstr(buf, from);
+    assert_non_null(at);
+    char out[8400];
+    snprintf(out, sizeof out, "%.*s%s%s", (int)(at - buf), buf, to, at + strlen(from));
+    assert_int_equal(write_file(path, out, strlen(out)), 0);
+}
+
+/* train --resume from damaged checkpoints: a truncated optimizer.safetensors is an error
+ * naming it, with nothing leaked (the model loaded before it was freed: LeakSanitizer); a
+ * loader position of the wrong type is refused, not read as 0 (which restarted the data). */
+static void test_resume_damaged_checkpoint(void **state)
+{
+    (void)state;
+    char model[1024];
+    NEED_BIN_AND_MODEL(model);
+    char *dir = tmpdir_make();
+    char data[1200], run[1200], ckpt[1300], path[1400];
+    snprintf(data, sizeof data, "%s/d.jsonl", dir);
+    const char *rows = "{\"prompt\": \"Tom saw a dog.\", \"response\": \" The dog ran.\"}\n"
+                       "{\"prompt\": \"Lily had a ball.\", \"response\": \" It was red.\"}\n";
+    assert_int_equal(write_file(data, rows, strlen(rows)), 0);
+    snprintf(run, sizeof run, "%s/run", dir);
+    char args[4096], *out = NULL;
+    const char *common = "--global-batch 2 --micro-batch 1 --max-length 32 --threads 1 --quiet";
+    snprintf(args, sizeof args, "train --model '%s' --data '%s' --out '%s' %s --max-steps 2 "
+             "--stop-after 1", model, data, run, common);
+    int rc = run_cli(args, &out);
+    if (rc != 130) fprintf(stderr, "%s\n", out);
+    assert_int_equal(rc, 130); /* --stop-after stops as if interrupted, checkpoint saved */
+    free(out);
+    snprintf(ckpt, sizeof ckpt, "%s/checkpoint-00000001", run);
+    snprintf(args, sizeof args, "train --model '%s' --data '%s' --out '%s' %s --max-steps 2 "
+             "--resume", model, data, run, common);
+
+    snprintf(path, sizeof path, "%s/trainer_state.json", ckpt);
+    edit_file(path, "\"position\": ", "\"position\": \"x\", \"was\": ");
+    rc = run_cli(args, &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "'loader.position' missing or not a non-negative integer"));
+    free(out);
+    edit_file(path, "\"position\": \"x\", \"was\": ", "\"position\": ");
+
+    snprintf(path, sizeof path, "%s/optimizer.safetensors", ckpt);
+    assert_int_equal(truncate(path, 1000), 0);
+    rc = run_cli(args, &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "optimizer.safetensors"));
+    assert_null(strstr(out, "LeakSanitizer"));
+    free(out);
+    tmpdir_remove(dir);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_tokenize_data_llama2c_tokenizer),
         cmocka_unit_test(test_generate_finds_tok_bin),
         cmocka_unit_test(test_tokenizer_folder_without_json),
+        cmocka_unit_test(test_resume_damaged_checkpoint),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -255,12 +255,24 @@ int checkpoint_load(const char *dir, Model *m, AdamW *opt, json_t **state)
         json_decref(st);
         return pf_fail("%s: field 'step' missing or not a non-negative integer", path);
     }
+    /* The data loader's place: a wrong type would read as 0 and silently restart the data. */
+    json_t *loader = json_object_get(st, "loader");
+    const char *loader_keys[] = {"epoch", "position"};
+    for (int i = 0; i < 2; i++) {
+        json_t *v = json_object_get(loader, loader_keys[i]);
+        if (!json_is_integer(v) || json_integer_value(v) < 0) {
+            json_decref(st);
+            return pf_fail("%s: field 'loader.%s' missing or not a non-negative integer", path,
+                           loader_keys[i]);
+        }
+    }
     if (m && model_load_hf(dir, m) != 0) {
         json_decref(st);
         return -1;
     }
     if (opt) {
         if (read_optimizer(dir, opt) != 0) {
+            if (m) model_free(m);
             json_decref(st);
             return -1;
         }
