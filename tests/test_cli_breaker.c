@@ -105,6 +105,23 @@ static void test_generate_finds_tok_bin(void **state)
     assert_non_null(strstr(out, "Once upon a time, there was a little girl"));
     free(out);
 
+    /* A prompt longer than the model's 512 positions is refused, with nothing leaked. */
+    char *dir0 = tmpdir_make();
+    char prompt_file[1200];
+    snprintf(prompt_file, sizeof prompt_file, "%s/prompt.txt", dir0);
+    char prompt[2401];
+    for (int i = 0; i < 600; i++) memcpy(prompt + 4 * i, "a b ", 4);
+    prompt[2400] = '\0';
+    assert_int_equal(write_file(prompt_file, prompt, strlen(prompt)), 0);
+    snprintf(args, sizeof args, "generate --model '%s' --prompt \"$(cat '%s')\" "
+             "--max-new-tokens 4", model, prompt_file);
+    rc = run_cli(args, &out);
+    assert_int_equal(rc, 1);
+    assert_non_null(strstr(out, "more than the model's 512 positions"));
+    assert_null(strstr(out, "LeakSanitizer"));
+    free(out);
+    tmpdir_remove(dir0);
+
     /* A folder without tokenizer.json says so and what to pass, not "line -1: not valid JSON". */
     char *dir = tmpdir_make();
     snprintf(args, sizeof args, "generate --model '%s' --max-new-tokens 1", dir);

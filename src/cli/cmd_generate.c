@@ -88,16 +88,20 @@ static int generate(const Model *m, const Tokenizer *tok, const GenArgs *g)
     IntVec ids = {0};
     if (bos >= 0) intvec_push(&ids, bos);
     size_t n_fixed = ids.len;
-    if (tokenizer_encode(tok, g->prompt, strlen(g->prompt), false, &ids) != 0) return -1;
-    if (ids.len == 0) return pf_fail("the prompt is empty and the tokenizer has no BOS token");
+    int bad = tokenizer_encode(tok, g->prompt, strlen(g->prompt), false, &ids);
+    if (bad == 0 && ids.len == 0)
+        bad = pf_fail("the prompt is empty and the tokenizer has no BOS token");
     long max_len = (long)ids.len + g->max_new;
     if (max_len > c->max_seq_len) max_len = c->max_seq_len;
-    if ((long)ids.len > max_len)
-        return pf_fail("the prompt has %zu tokens, more than the model's %d positions", ids.len,
-                       c->max_seq_len);
-
+    if (bad == 0 && (long)ids.len > max_len)
+        bad = pf_fail("the prompt has %zu tokens, more than the model's %d positions", ids.len,
+                      c->max_seq_len);
     KVCache *cache = NULL;
-    if (kv_cache_init(&cache, c, 1, (int)max_len) != 0) return -1;
+    if (bad == 0 && kv_cache_init(&cache, c, 1, (int)max_len) != 0) bad = -1;
+    if (bad != 0) {
+        intvec_free(&ids);
+        return -1;
+    }
     float *logits = xalloc_floats((size_t)c->vocab_size);
     Rng rng;
     rng_seed(&rng, (uint64_t)g->seed);
