@@ -218,26 +218,29 @@ int attention_forward(float *out, float *lse, const float *q, const float *k, co
     float scale = 1.0f / sqrtf((float)HD);
     long block = T < ATT_BLOCK ? T : ATT_BLOCK;
     int failed = 0;
+    /* One task per (row, head, query block), the blocks with the most keys first, so that
+     * two threads stay busy even for one row of few heads. */
+    int n_blocks = (int)((T + block - 1) / block), n_tasks = B * NH * n_blocks;
 #pragma omp parallel num_threads(n_threads) reduction(| : failed)
     {
         float *S = scratch + (long)omp_get_thread_num() * 2 * block * T;
 #pragma omp for schedule(dynamic, 1)
-        for (int task = 0; task < B * NH; task++) {
-            int b = task / NH, h = task % NH, g = h / rep;
+        for (int task = 0; task < n_tasks; task++) {
+            int blk = n_blocks - 1 - task / (B * NH), bh = task % (B * NH);
+            int b = bh / NH, h = bh % NH, g = h / rep;
             const float *qh = q + (long)b * T * QW + h * HD;
             const float *kg = k + (long)b * T * KW + g * HD;
             const float *vg = v + (long)b * T * KW + g * HD;
             float *oh = out + (long)b * T * QW + h * HD;
             float *lse_h = lse + ((long)b * NH + h) * T;
             const int *seg = segments ? segments + (long)b * T : NULL;
-            for (int t0 = 0; t0 < T; t0 += (int)block) {
-                int M = T - t0 < block ? T - t0 : (int)block, n_keys = t0 + M;
-                failed |= matmul(false, true, M, n_keys, HD, scale, qh + (long)t0 * QW, QW, kg,
-                                 KW, 0.0f, S, n_keys) != 0;
-                attention_probs(S, M, t0, n_keys, seg, lse_h, NULL);
-                failed |= matmul(false, false, M, HD, n_keys, 1.0f, S, n_keys, vg, KW, 0.0f,
-                                 oh + (long)t0 * QW, QW) != 0;
-            }
+            int t0 = blk * (int)block;
+            int M = T - t0 < block ? T - t0 : (int)block, n_keys = t0 + M;
+            failed |= matmul(false, true, M, n_keys, HD, scale, qh + (long)t0 * QW, QW, kg, KW,
+                             0.0f, S, n_keys) != 0;
+            attention_probs(S, M, t0, n_keys, seg, lse_h, NULL);
+            failed |= matmul(false, false, M, HD, n_keys, 1.0f, S, n_keys, vg, KW, 0.0f,
+                             oh + (long)t0 * QW, QW) != 0;
         }
     }
     /* A worker's own message is thread-local; report on the calling thread. */
@@ -302,6 +305,95 @@ int attention_backward(float *dq, float *dk, float *dv, const float *dout, const
         }
     }
     return failed ? pf_fail("attention_backward: a GEMM failed (B=%d T=%d HD=%d)", B, T, HD) : 0;
+}
+
+long attention_head_scratch_floats(int B, int T, int NH, int HD)
+{
+    return 2L * B * T * NH * HD;
+}
+
+int attention_backward_heads(float *dq, float *dk, float *dv, const float *dout,
+                             const float *out, const float *lse, const float *q, const float *k,
+                             const float *v, const int *segments, int B, int T, int NH, int NKV,
+                             int HD, float *scratch, int n_threads, float *head_scratch)
+{
+    int QW = NH * HD, KW = NKV * HD, rep = NH / NKV;
+    float scale = 1.0f / sqrtf((float)HD);
+    long block = T < ATT_BLOCK ? T : ATT_BLOCK, N = (long)B * T;
+    float *dkh = head_scratch, *dvh = head_scratch + N * QW; /* (B*T, NH*HD) each */
+    int failed = 0;
+    /* One task per (row, query head): each head's dk/dv partial goes to its own columns of
+     * dkh/dvh, summed over the heads of a group afterwards, so no two tasks share output. */
+#pragma omp parallel num_threads(n_threads) reduction(| : failed)
+    {
+        float *P = scratch + (long)omp_get_thread_num() * 2 * block * T;
+        float *dP = P + block * T;
+#pragma omp for schedule(dynamic, 1)
+        for (int task = 0; task < B * NH; task++) {
+            int b = task / NH, h = task % NH, g = h / rep;
+            const float *kg = k + (long)b * T * KW + g * HD;
+            const float *vg = v + (long)b * T * KW + g * HD;
+            long off = (long)b * T * QW + h * HD;
+            const float *qh = q + off, *oh = out + off, *doh = dout + off;
+            float *dqh = dq + off, *dkhh = dkh + off, *dvhh = dvh + off;
+            const float *lse_h = lse + ((long)b * NH + h) * T;
+            const int *seg = segments ? segments + (long)b * T : NULL;
+            for (int t = 0; t < T; t++) {
+                memset(dkhh + (long)t * QW, 0, sizeof(float) * HD);
+                memset(dvhh + (long)t * QW, 0, sizeof(float) * HD);
+            }
+            for (int t0 = 0; t0 < T; t0 += (int)block) {
+                int M = T - t0 < block ? T - t0 : (int)block, n_keys = t0 + M;
+                const float *qb = qh + (long)t0 * QW, *dob = doh + (long)t0 * QW;
+                failed |= matmul(false, true, M, n_keys, HD, scale, qb, QW, kg, KW, 0.0f, P,
+                                 n_keys) != 0;
+                attention_probs(P, M, t0, n_keys, seg, NULL, lse_h);
+                failed |= matmul(false, true, M, n_keys, HD, 1.0f, dob, QW, vg, KW, 0.0f, dP,
+                                 n_keys) != 0;
+                for (int i = 0; i < M; i++) {
+                    const float *o_t = oh + (long)(t0 + i) * QW, *do_t = dob + (long)i * QW;
+                    float d = 0.0f;
+#pragma omp simd reduction(+ : d)
+                    for (int c = 0; c < HD; c++) d += o_t[c] * do_t[c];
+                    float *p = P + (long)i * n_keys, *dp = dP + (long)i * n_keys;
+                    int last = t0 + i; /* p is 0 beyond the diagonal */
+#pragma omp simd
+                    for (int j = 0; j <= last; j++) dp[j] = p[j] * (dp[j] - d);
+                    for (int j = last + 1; j < n_keys; j++) dp[j] = 0.0f;
+                }
+                /* dP now holds dS, the gradient of the (scaled) scores. */
+                failed |= matmul(false, false, M, HD, n_keys, scale, dP, n_keys, kg, KW, 0.0f,
+                                 dqh + (long)t0 * QW, QW) != 0;
+                failed |= matmul(true, false, n_keys, HD, M, scale, dP, n_keys, qb, QW, 1.0f,
+                                 dkhh, QW) != 0;
+                failed |= matmul(true, false, n_keys, HD, M, 1.0f, P, n_keys, dob, QW, 1.0f,
+                                 dvhh, QW) != 0;
+            }
+        }
+        /* dk, dv (row, g) = sum over the group's heads. */
+#pragma omp for schedule(static)
+        for (long r = 0; r < N; r++) {
+            for (int g = 0; g < NKV; g++) {
+                float *dkr = dk + r * KW + g * HD, *dvr = dv + r * KW + g * HD;
+                const float *kh = dkh + r * QW + (long)g * rep * HD;
+                const float *vh = dvh + r * QW + (long)g * rep * HD;
+                for (int c = 0; c < HD; c++) {
+                    dkr[c] = kh[c];
+                    dvr[c] = vh[c];
+                }
+                for (int j = 1; j < rep; j++) {
+#pragma omp simd
+                    for (int c = 0; c < HD; c++) {
+                        dkr[c] += kh[(long)j * HD + c];
+                        dvr[c] += vh[(long)j * HD + c];
+                    }
+                }
+            }
+        }
+    }
+    return failed ? pf_fail("attention_backward_heads: a GEMM failed (B=%d T=%d HD=%d)", B, T,
+                            HD)
+                  : 0;
 }
 
 void attention_decode(float *out, const float *q, const float *k_cache, const float *v_cache,

@@ -58,6 +58,18 @@ int attention_backward(float *dq, float *dk, float *dv, const float *dout, const
                        const int *segments, int B, int T, int NH, int NKV, int HD,
                        float *scratch, int n_threads);
 
+/* Floats of the extra scratch attention_backward_heads needs: per-head dk and dv partials,
+ * 2 x (B*T, NH*HD). */
+long attention_head_scratch_floats(int B, int T, int NH, int HD);
+/* attention_backward with one task per (row, query head) instead of per (row, kv head), so
+ * that B * NH tasks (not B * NKV) share the threads: each head's dk/dv partial lands in
+ * head_scratch (attention_head_scratch_floats) and the heads of a group are summed at the
+ * end. Same arguments and results as attention_backward up to float summation order. */
+int attention_backward_heads(float *dq, float *dk, float *dv, const float *dout,
+                             const float *out, const float *lse, const float *q, const float *k,
+                             const float *v, const int *segments, int B, int T, int NH, int NKV,
+                             int HD, float *scratch, int n_threads, float *head_scratch);
+
 /* One decoding step for n sequences: query q (n, NH*HD) of sequence i attends to cached
  * keys/values 0..len[i]-1 of that sequence, k_cache/v_cache (n, S, NKV*HD). out (n, NH*HD);
  * scratch holds n * NH * S floats. */

@@ -47,6 +47,7 @@ struct ModelActs {
     float *d_k;        /* (N, KV) */
     float *d_v;        /* (N, KV) */
     float *att_scratch;
+    float *att_head_scratch; /* per-head dk/dv partials of attention_backward_heads */
     int att_threads;   /* threads att_scratch was sized for */
 
     ModelTimes times;  /* accumulated by phase, see model_acts_times */

@@ -74,9 +74,10 @@ static int attention_block_backward(const Model *m, ModelActs *a, int l, ModelPa
         return -1;
 
     double t0 = time_now();
-    int rc = attention_backward(a->d_q, a->d_k, a->d_v, a->d_att, att, a->lse + ls * NM * NH, q, k,
-                                v, a->has_segments ? a->segments : NULL, B, T, NH, NKV, HD,
-                                a->att_scratch, a->att_threads);
+    int rc = attention_backward_heads(a->d_q, a->d_k, a->d_v, a->d_att, att,
+                                      a->lse + ls * NM * NH, q, k, v,
+                                      a->has_segments ? a->segments : NULL, B, T, NH, NKV, HD,
+                                      a->att_scratch, a->att_threads, a->att_head_scratch);
     double t1 = time_now();
     a->times.attention += t1 - t0;
     if (rc != 0) return -1;

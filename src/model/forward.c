@@ -53,6 +53,7 @@ static size_t acts_layout(struct ModelActs *a, const ModelConfig *c, int B, int 
     CARVE(d_k, N * KV);
     CARVE(d_v, N * KV);
     CARVE(att_scratch, attention_scratch_floats(T, omp_get_max_threads()));
+    CARVE(att_head_scratch, attention_head_scratch_floats(B, T, c->n_heads, c->head_dim));
 #undef CARVE
     return at;
 }
@@ -202,7 +203,8 @@ int model_forward(const Model *m, ModelActs *a, const int *tokens, const int *po
     a->times.other += time_now() - t0;
 
     for (int l = 0; l < c->n_layers; l++) {
-        if (model_layer_forward(m, a, l, B, T, true) != 0) return pf_fail_context("model_forward: layer %d", l);
+        if (model_layer_forward(m, a, l, B, T, true) != 0)
+            return pf_fail_context("model_forward: layer %d", l);
     }
 
     t0 = time_now();
