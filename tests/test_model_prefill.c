@@ -132,6 +132,7 @@ static void test_prefill_matches_steps(void **state)
     check_random(false, true, 20, 7, 1, 0);       /* two calls: attends to earlier positions */
     check_random(true, true, 300, 0, 1, 0);       /* three chunks of up to 128 */
     check_random(false, false, 15, 0, 3, 2);      /* sequence 2 of 3 */
+    check_random(true, true, 15, 0, 9, 4);        /* 9 sequences: steps through sgemm */
 }
 
 /* Prefilling sequence 1 must not disturb sequence 0, whose decoding is under way. */

@@ -1,7 +1,10 @@
 /* `priorft bench-generate`: generation tokens/s of a randomly initialised model of a chosen
  * shape (default SmolLM2-135M) through eval/generate, at several batch sizes: each batch of B
- * random prompts is read token by token through the KV cache, then decoded greedily. */
+ * random prompts is prefilled into the KV cache, then decoded greedily. Prefill and decoding
+ * are timed apart (a run with one new token is all prefill), in wall and process CPU seconds:
+ * on a shared machine tokens per CPU-second are the steadier number. */
 #include <stdio.h>
+#include <time.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -22,7 +25,8 @@ static void usage(FILE *f)
             "Times greedy generation for a random model (default the SmolLM2-135M shape: dim\n"
             "576, 30 layers, 9 heads, 3 kv heads, hidden 1536, vocab 49152, tied) with\n"
             "B prompts of 64 random tokens and 128 new tokens each (no early stop), at\n"
-            "batch 1 and 16. Prints seconds, new tokens/s and all tokens/s (prompt + new).\n");
+            "batch 1 and 16. Prints prefill (prompt) tokens/s, decoding tokens/s (new tokens\n"
+            "after the first), each also per CPU-second of the process (all threads).\n");
 }
 
 typedef struct BenchArgs {
@@ -67,6 +71,37 @@ static int parse_args(int argc, char **argv, BenchArgs *a)
     return 0;
 }
 
+/* CPU seconds of the process, all threads. */
+static double cpu_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+/* Generates new_tokens greedy tokens for each prompt; wall and CPU seconds into *wall, *cpu. */
+static int timed_run(const Model *m, int **prompts, int *lens, int batch, int new_tokens,
+                     double *wall, double *cpu, long *produced)
+{
+    GenOptions o;
+    gen_options_default(&o);
+    o.batch = batch;
+    o.max_new_tokens = new_tokens;
+    o.max_context = lens[0] + new_tokens;
+    GenOutput *out = xcalloc((size_t)batch, sizeof *out);
+    double t0 = time_now(), c0 = cpu_now();
+    int rc = generate_run(m, (const int *const *)prompts, lens, batch, &o, out);
+    *wall = time_now() - t0;
+    *cpu = cpu_now() - c0;
+    *produced = 0;
+    if (rc == 0) {
+        for (int i = 0; i < batch; i++) *produced += out[i].n_tokens;
+        gen_outputs_free(out, batch);
+    }
+    free(out);
+    return rc;
+}
+
 /* Times one batch size; prints a table row. */
 static int bench_batch(const Model *m, const BenchArgs *a, int batch)
 {
@@ -80,25 +115,18 @@ static int bench_batch(const Model *m, const BenchArgs *a, int batch)
         prompts[i] = xmalloc(sizeof(int) * (size_t)P);
         for (int t = 0; t < P; t++) prompts[i][t] = (int)rng_below(&r, (uint64_t)a->vocab);
     }
-    GenOptions o;
-    gen_options_default(&o);
-    o.batch = batch;
-    o.max_new_tokens = (int)a->new_tokens;
-    o.max_context = P + (int)a->new_tokens;
-    GenOutput *out = xcalloc((size_t)batch, sizeof *out);
-    double t0 = time_now();
-    int rc = generate_run(m, (const int *const *)prompts, lens, batch, &o, out);
-    double dt = time_now() - t0;
+    double pw, pc, w, c;
+    long first, produced;
+    int rc = timed_run(m, prompts, lens, batch, 1, &pw, &pc, &first);
+    if (rc == 0) rc = timed_run(m, prompts, lens, batch, (int)a->new_tokens, &w, &c, &produced);
     if (rc == 0) {
-        long produced = 0;
-        for (int i = 0; i < batch; i++) produced += out[i].n_tokens;
-        long all = produced + (long)batch * P;
-        printf("| %d | %d | %ld | %.2f | %.1f | %.1f |\n", batch, P, produced / batch, dt,
-               produced / dt, all / dt);
+        long prompt_tokens = (long)batch * P, decoded = produced - first;
+        double dw = w - pw, dc = c - pc;
+        printf("| %d | %d | %ld | %.2f | %.2f | %.0f | %.0f | %.1f | %.1f | %.1f |\n", batch, P,
+               produced / batch, w, c, prompt_tokens / pw, prompt_tokens / pc, decoded / dw,
+               decoded / dc, (produced + prompt_tokens) / w);
         fflush(stdout);
-        gen_outputs_free(out, batch);
     }
-    free(out);
     for (int i = 0; i < batch; i++) free(prompts[i]);
     free(prompts);
     free(lens);
@@ -131,8 +159,9 @@ int cmd_bench_generate(int argc, char **argv)
     printf("model: dim %d, %d layers, %d/%d heads, hidden %d, vocab %d, %.1fM parameters\n\n",
            c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.hidden_dim, c.vocab_size,
            (double)m.n_params / 1e6);
-    printf("| batch | prompt tokens | new tokens | seconds | new tokens/s | all tokens/s |\n");
-    printf("| --- | --- | --- | --- | --- | --- |\n");
+    printf("| batch | prompt tokens | new tokens | seconds | CPU s | prefill tok/s "
+           "| prefill tok/CPU-s | decode tok/s | decode tok/CPU-s | all tok/s |\n");
+    printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
 
     int rc = 0;
     char *list = xstrdup(a.batches), *save = NULL;

@@ -91,11 +91,9 @@ void linear_rows(float *y, int ldy, const float *x, int ldx, const float *w, con
     for (; r + 4 <= r1; r += 4) {
         const float *wr = w + (long)r * in, *br = bias ? bias + r : NULL;
         int i = 0;
-        for (; i + 3 <= n; i += 3)
-            tile4(y + (long)i * ldy + r, ldy, x + (long)i * ldx, ldx, wr, in, 3, br, accumulate);
-        if (n - i == 2)
+        for (; i + 2 <= n; i += 2)
             tile4(y + (long)i * ldy + r, ldy, x + (long)i * ldx, ldx, wr, in, 2, br, accumulate);
-        else if (n - i == 1)
+        if (n - i == 1)
             tile4(y + (long)i * ldy + r, ldy, x + (long)i * ldx, ldx, wr, in, 1, br, accumulate);
     }
     for (; r < r1; r++)
