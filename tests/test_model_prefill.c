@@ -3,13 +3,15 @@
  * the same greedy tokens), prompts longer than one prefill chunk, a prompt fed in two calls,
  * and a prefill into one cache sequence leaving another alone. On tiny random models (with and
  * without qkv bias, both RoPE pairings) and on stories260K from ../shared. Tolerances are fp32
- * summation-order differences (GEMM over the chunk vs one row at a time). */
+ * summation-order differences (GEMM over the chunk vs one row at a time). Also sample_logits'
+ * nucleus sampling, whose scratch moved to the stack. */
 /* ctest-labels: sanitize */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,6 +218,35 @@ static void test_stories_prefill(void **state)
     model_free(&m);
 }
 
+/* sample_logits' nucleus: with p = (0.5, 0.3, 0.15, 0.05) and top_p 0.7 only ids 0 and 1 are
+ * drawn, in proportion 5:3; a flat distribution over more ids than the stack scratch holds
+ * still samples ids in range. */
+static void test_sample_logits_nucleus(void **state)
+{
+    (void)state;
+    const float p[4] = {0.5f, 0.3f, 0.15f, 0.05f};
+    Rng r;
+    rng_seed(&r, 9);
+    int counts[4] = {0};
+    enum { DRAWS = 4000 };
+    for (int k = 0; k < DRAWS; k++) {
+        float z[4];
+        for (int v = 0; v < 4; v++) z[v] = logf(p[v]);
+        counts[sample_logits(z, 4, 1.0f, 0.7f, &r)]++;
+    }
+    assert_int_equal(counts[2] + counts[3], 0);
+    double f0 = (double)counts[0] / DRAWS; /* expect 0.625, sd 0.008 */
+    assert_true(f0 > 0.59 && f0 < 0.66);
+    enum { BIG = 5000 };
+    float *flat = malloc(sizeof(float) * BIG);
+    for (int k = 0; k < 20; k++) {
+        for (int v = 0; v < BIG; v++) flat[v] = 0.0f;
+        int id = sample_logits(flat, BIG, 1.0f, 0.5f, &r);
+        assert_true(id >= 0 && id < BIG);
+    }
+    free(flat);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -223,6 +254,7 @@ int main(void)
         cmocka_unit_test(test_prefill_leaves_other_sequences),
         cmocka_unit_test(test_prefill_errors),
         cmocka_unit_test(test_stories_prefill),
+        cmocka_unit_test(test_sample_logits_nucleus),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

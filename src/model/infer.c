@@ -386,10 +386,14 @@ int sample_logits(float *logits, int V, float temperature, float top_p, Rng *rng
         return best; /* rounding left u above the total */
     }
 
-    /* Nucleus: candidates above (1 - top_p) / (V - 1) can be in the set; sort those only. */
+    /* Nucleus: candidates above (1 - top_p) / (V - 1) can be in the set; sort those only. They
+     * go on the stack unless there are more than it holds (a nearly flat distribution). */
     float cutoff = (1.0f - top_p) / (float)(V > 1 ? V - 1 : 1);
     int n = 0;
-    ProbId *pairs = xmalloc(sizeof(ProbId) * (size_t)V);
+    for (int v = 0; v < V; v++) n += logits[v] >= cutoff;
+    ProbId stack_pairs[2048];
+    ProbId *pairs = n <= 2048 ? stack_pairs : xmalloc(sizeof(ProbId) * (size_t)n);
+    n = 0;
     for (int v = 0; v < V; v++)
         if (logits[v] >= cutoff) pairs[n++] = (ProbId){logits[v], v};
     qsort(pairs, (size_t)n, sizeof *pairs, prob_desc);
@@ -411,6 +415,6 @@ int sample_logits(float *logits, int V, float temperature, float top_p, Rng *rng
             break;
         }
     }
-    free(pairs);
+    if (pairs != stack_pairs) free(pairs);
     return chosen;
 }
