@@ -169,6 +169,24 @@ static void test_resume_reproduces_run(void **state)
     assert_int_equal(r.steps_done, 12);
     free(r.final_checkpoint);
 
+    /* Resuming with other settings is refused, naming the setting. */
+    c.global_batch = 8;
+    assert_int_equal(train_run(&c, &r), -1);
+    assert_non_null(strstr(pf_error(), "global_batch"));
+    c.global_batch = 4;
+    c.objective_name = "nll";
+    assert_int_equal(train_run(&c, &r), -1);
+    assert_non_null(strstr(pf_error(), "objective"));
+
+    /* The checkpoint carries the llama2.c tokenizer, so it is found without --tokenizer. */
+    char *latest = checkpoint_find_latest(split);
+    char *tok = bundle_find_tokenizer(latest);
+    assert_non_null(tok);
+    assert_non_null(strstr(tok, "tokenizer.bin"));
+    assert_non_null(strstr(tok, latest));
+    free(tok);
+    free(latest);
+
     const char *keys[] = {"objective", "nll", "mean_p", "grad_norm", "lr"};
     for (int k = 0; k < 5; k++) {
         double a[16], b[16];

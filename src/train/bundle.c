@@ -63,7 +63,23 @@ char *bundle_find_tokenizer(const char *model_path)
         char path[4096];
         snprintf(path, sizeof path, "%s/tokenizer.json", model_path);
         if (access(path, R_OK) == 0) return xstrdup(model_path);
-        pf_fail("%s: the model folder has no tokenizer.json; pass --tokenizer PATH", model_path);
+        snprintf(path, sizeof path, "%s/tokenizer.bin", model_path);
+        if (access(path, R_OK) == 0) return xstrdup(path);
+        /* A checkpoint of a GGUF model names the file whose vocabulary it uses. */
+        snprintf(path, sizeof path, "%s/tokenizer_source", model_path);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            char line[4096] = {0};
+            bool ok = fgets(line, sizeof line, f) != NULL;
+            fclose(f);
+            line[strcspn(line, "\r\n")] = '\0';
+            if (ok && line[0] && access(line, R_OK) == 0) return xstrdup(line);
+            pf_fail("%s: names the tokenizer '%s', which cannot be read; pass --tokenizer PATH",
+                    path, line);
+            return NULL;
+        }
+        pf_fail("%s: the model folder has no tokenizer.json (nor tokenizer.bin or "
+                "tokenizer_source); pass --tokenizer PATH", model_path);
         return NULL;
     }
     FILE *f = fopen(model_path, "rb");
@@ -116,7 +132,6 @@ int bundle_open(const char *model_path, const BundleOptions *o, ModelBundle *out
     out->tokenizer_path = o->tokenizer_path ? xstrdup(o->tokenizer_path)
                                             : bundle_find_tokenizer(model_path);
     if (!out->tokenizer_path) return -1;
-    if (path_is_dir(out->tokenizer_path)) out->tokenizer_dir = xstrdup(out->tokenizer_path);
 
     if (tokenizer_load(out->tokenizer_path, &out->tokenizer) != 0) goto fail;
     int rc = o->chat_template ? chat_template_init(&out->chat, o->chat_template)
@@ -148,6 +163,5 @@ void bundle_close(ModelBundle *b)
     if (b->tokenizer) tokenizer_free(b->tokenizer);
     chat_template_free(&b->chat);
     free(b->tokenizer_path);
-    free(b->tokenizer_dir);
     memset(b, 0, sizeof *b);
 }

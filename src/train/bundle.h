@@ -16,8 +16,7 @@ typedef struct ModelBundle {
     Tokenizer *tokenizer;
     ChatTemplate chat;
     SftEncoder encoder;
-    char *tokenizer_path;  /* what the tokenizer was loaded from */
-    char *tokenizer_dir;   /* folder holding tokenizer files to copy into checkpoints, or NULL */
+    char *tokenizer_path;  /* what the tokenizer was loaded from (folder or file) */
 } ModelBundle;
 
 typedef struct BundleOptions {

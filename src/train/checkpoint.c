@@ -88,8 +88,48 @@ static int write_optimizer(const char *path, const AdamW *opt)
     return st_write_f32(path, t, 2);
 }
 
+/* Makes the checkpoint self-sufficient for the tokenizer: a Hugging Face folder's tokenizer
+ * files are copied; a llama2.c tokenizer .bin is copied as tokenizer.bin; a GGUF vocabulary
+ * (inside the source model file, too large to copy) is referred to by tokenizer_source. */
+static int write_tokenizer(const char *dir, const char *tokenizer_path)
+{
+    StrBuf from = {0}, to = {0};
+    int rc = 0;
+    if (path_is_dir(tokenizer_path)) {
+        for (size_t i = 0; rc == 0 && i < 4; i++) {
+            from.len = to.len = 0;
+            strbuf_printf(&from, "%s/%s", tokenizer_path, TOKENIZER_FILES[i]);
+            strbuf_printf(&to, "%s/%s", dir, TOKENIZER_FILES[i]);
+            if (access(from.data, R_OK) == 0) rc = copy_file_atomic(from.data, to.data);
+        }
+    } else {
+        FILE *f = fopen(tokenizer_path, "rb");
+        char magic[4] = {0};
+        bool gguf = f && fread(magic, 1, 4, f) == 4 && memcmp(magic, "GGUF", 4) == 0;
+        if (f) fclose(f);
+        if (!gguf) {
+            strbuf_printf(&to, "%s/tokenizer.bin", dir);
+            rc = copy_file_atomic(tokenizer_path, to.data);
+        } else {
+            char *abs = realpath(tokenizer_path, NULL);
+            strbuf_printf(&to, "%s/tokenizer_source", dir);
+            AtomicFile a;
+            rc = atomic_open(&a, to.data);
+            const char *text = abs ? abs : tokenizer_path;
+            if (rc == 0) rc = atomic_write(&a, text, strlen(text));
+            if (rc == 0) rc = atomic_write(&a, "\n", 1);
+            if (rc == 0) rc = atomic_commit(&a);
+            else if (a.fp) atomic_abort(&a);
+            free(abs);
+        }
+    }
+    strbuf_free(&from);
+    strbuf_free(&to);
+    return rc;
+}
+
 static int write_contents(const char *dir, const Model *m, const AdamW *opt,
-                          const char *tokenizer_dir, json_t *state)
+                          const char *tokenizer_path, json_t *state)
 {
     StrBuf path = {0};
     int rc = model_save_hf(m, dir);
@@ -97,16 +137,7 @@ static int write_contents(const char *dir, const Model *m, const AdamW *opt,
         strbuf_printf(&path, "%s/optimizer.safetensors", dir);
         rc = write_optimizer(path.data, opt);
     }
-    for (size_t i = 0; rc == 0 && tokenizer_dir && i < 4; i++) {
-        StrBuf from = {0};
-        strbuf_printf(&from, "%s/%s", tokenizer_dir, TOKENIZER_FILES[i]);
-        if (access(from.data, R_OK) == 0) {
-            path.len = 0;
-            strbuf_printf(&path, "%s/%s", dir, TOKENIZER_FILES[i]);
-            rc = copy_file_atomic(from.data, path.data);
-        }
-        strbuf_free(&from);
-    }
+    if (rc == 0 && tokenizer_path) rc = write_tokenizer(dir, tokenizer_path);
     if (rc == 0) {
         path.len = 0;
         strbuf_printf(&path, "%s/trainer_state.json", dir);
@@ -141,7 +172,7 @@ static void prune_old(const char *out_dir, long newest, int keep_last)
 }
 
 int checkpoint_save(const char *out_dir, long step, const Model *m, const AdamW *opt,
-                    const char *tokenizer_dir, json_t *state, int keep_last, char **written)
+                    const char *tokenizer_path, json_t *state, int keep_last, char **written)
 {
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST)
         return pf_fail("%s: cannot create output folder: %s", out_dir, strerror(errno));
@@ -153,7 +184,7 @@ int checkpoint_save(const char *out_dir, long step, const Model *m, const AdamW 
     int rc = 0;
     if (mkdir(tmp.data, 0755) != 0)
         rc = pf_fail("%s: cannot create checkpoint folder: %s", tmp.data, strerror(errno));
-    if (rc == 0) rc = write_contents(tmp.data, m, opt, tokenizer_dir, state);
+    if (rc == 0) rc = write_contents(tmp.data, m, opt, tokenizer_path, state);
     if (rc == 0) rc = fsync_path(tmp.data);
 
     /* A checkpoint of the same step (a resumed run reaching it again) is replaced whole. */

@@ -12,13 +12,15 @@
 #include "model/model.h"
 #include "optim/optim.h"
 
-/* Writes checkpoint `step` of out_dir. tokenizer_dir (may be NULL) is a folder whose
- * tokenizer.json, tokenizer_config.json, special_tokens_map.json and generation_config.json are
- * copied when present. state is stored as trainer_state.json. On success *written (if not
+/* Writes checkpoint `step` of out_dir. tokenizer_path (may be NULL) is where the model's
+ * tokenizer came from: a folder's tokenizer.json, tokenizer_config.json,
+ * special_tokens_map.json and generation_config.json are copied; a llama2.c tokenizer file is
+ * copied as tokenizer.bin; a GGUF's path is written to tokenizer_source (its vocabulary lives in
+ * the model file). state is stored as trainer_state.json. On success *written (if not
  * NULL) gets the checkpoint's path (malloc'ed). Keeps at most keep_last checkpoints (0: all),
  * removing the oldest complete ones after the new one is in place. */
 int checkpoint_save(const char *out_dir, long step, const Model *m, const AdamW *opt,
-                    const char *tokenizer_dir, json_t *state, int keep_last, char **written);
+                    const char *tokenizer_path, json_t *state, int keep_last, char **written);
 
 /* The newest complete checkpoint of out_dir (from OUT/latest, else the highest-numbered
  * folder), malloc'ed; NULL with a message when there is none. Leftover temporary folders of an

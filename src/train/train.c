@@ -70,6 +70,7 @@ typedef struct Trainer {
     long total_steps, step;
     long total_batches, batches_done;
     long skipped_nonfinite;
+    long steps_without_kept;      /* steps whose objective kept no token */
     FILE *metrics;
     char *last_checkpoint;
     double run_start;
@@ -256,20 +257,58 @@ static void trainer_free(Trainer *t)
 
 /* ---- state in checkpoints ---- */
 
+/* The settings a resumed run must share with the run it continues: they decide the data
+ * order, the schedule and the loss. */
+static json_t *trainer_settings(const Trainer *t)
+{
+    const TrainConfig *c = t->cfg;
+    char objective[128];
+    objective_name(&t->objective, objective, sizeof objective);
+    return json_pack("{s:s, s:s, s:I, s:I, s:b, s:b, s:I, s:I}", "objective", objective,
+                     "loss_norm", loss_norm_name(c->loss_norm), "global_batch",
+                     (json_int_t)c->global_batch, "seed", (json_int_t)c->seed, "packing",
+                     c->packing, "shuffle", c->shuffle, "total_steps",
+                     (json_int_t)t->total_steps, "max_length", (json_int_t)c->sft.max_length);
+}
+
+/* Names the first setting that differs between a checkpoint and this run. */
+static int check_settings(const Trainer *t, json_t *saved, const char *dir)
+{
+    json_t *now = trainer_settings(t);
+    const char *key;
+    json_t *value;
+    int rc = 0;
+    json_object_foreach(now, key, value) {
+        json_t *old = json_object_get(saved, key);
+        if (old && json_equal(old, value)) continue;
+        char *a = old ? json_dumps(old, JSON_ENCODE_ANY) : NULL;
+        char *b = json_dumps(value, JSON_ENCODE_ANY);
+        rc = pf_fail("%s: cannot resume: %s was %s there and is %s now (resume needs the same "
+                     "settings; use a new --out to change them)", dir, key,
+                     a ? a : "missing", b ? b : "?");
+        free(a);
+        free(b);
+        break;
+    }
+    json_decref(now);
+    return rc;
+}
+
 static json_t *trainer_state(const Trainer *t)
 {
     const TrainConfig *c = t->cfg;
     LoaderState ls = loader_get_state(&t->loader);
     char objective[128];
     objective_name(&t->objective, objective, sizeof objective);
-    return json_pack("{s:I, s:I, s:I, s:{s:I, s:I}, s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:f}",
+    return json_pack("{s:I, s:I, s:I, s:{s:I, s:I}, s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:f, s:o}",
                      "step", (json_int_t)t->step, "total_steps", (json_int_t)t->total_steps,
                      "batches_done", (json_int_t)t->batches_done, "loader", "epoch",
                      (json_int_t)ls.epoch, "position", (json_int_t)ls.position, "objective",
                      objective, "loss_norm", loss_norm_name(c->loss_norm),
                      "skipped_nonfinite", (json_int_t)t->skipped_nonfinite, "data",
                      c->data_path, "train_examples", (json_int_t)t->train_set.n,
-                     "seed", (json_int_t)c->seed, "packing", c->packing, "lr", (double)c->lr);
+                     "seed", (json_int_t)c->seed, "packing", c->packing, "lr", (double)c->lr,
+                     "settings", trainer_settings(t));
 }
 
 static int save_checkpoint(Trainer *t)
@@ -277,7 +316,7 @@ static int save_checkpoint(Trainer *t)
     json_t *state = trainer_state(t);
     char *path = NULL;
     int rc = checkpoint_save(t->cfg->out_dir, t->step, &t->bundle.model, &t->opt,
-                             t->bundle.tokenizer_dir, state, t->cfg->keep_last, &path);
+                             t->bundle.tokenizer_path, state, t->cfg->keep_last, &path);
     json_decref(state);
     if (rc == 0) {
         free(t->last_checkpoint);
@@ -304,6 +343,7 @@ static int restore(Trainer *t, const char *dir)
         rc = pf_fail("%s: checkpoint was trained on %lld examples, this data has %zu "
                      "(resume needs the same data and options)", dir, (long long)examples,
                      t->train_set.n);
+    if (rc == 0) rc = check_settings(t, json_object_get(state, "settings"), dir);
     json_t *loader = json_object_get(state, "loader");
     LoaderState ls = {
         .epoch = json_integer_value(json_object_get(loader, "epoch")),
@@ -516,14 +556,21 @@ static int train_step(Trainer *t, TrainResult *r)
 
     double objective = stats_objective(&s, t->cfg->loss_norm);
     double norm = grad_global_norm(t->grads_memory, t->bundle.model.n_params);
+    if (s.kept == 0 && s.response > 0 && t->steps_without_kept++ == 0)
+        fprintf(stderr, "priorft train: warning: step %ld: objective %s kept none of %ld "
+                "response tokens: no gradient (weight decay still applies); check the "
+                "threshold\n", t->step + 1, t->cfg->objective_name, s.response);
     float lr = schedule_lr(&t->schedule, t->step);
     bool finite = isfinite(objective) && isfinite(norm);
     if (!finite && !t->cfg->skip_nonfinite) {
         return pf_fail("step %ld: non-finite %s (objective %g, gradient norm %g); stopping. "
-                       "The last good checkpoint is %s. Lower --lr, or pass --skip-nonfinite "
-                       "to skip such steps", t->step + 1, isfinite(objective) ? "gradient"
-                       : "loss", objective, norm,
-                       t->last_checkpoint ? t->last_checkpoint : "(none yet)");
+                       "The last good checkpoint is %s. %s, or pass --skip-nonfinite to skip "
+                       "such steps", t->step + 1, isfinite(objective) ? "gradient" : "loss",
+                       objective, norm, t->last_checkpoint ? t->last_checkpoint : "(none yet)",
+                       t->step == t->step_at_start
+                           ? "The model gives non-finite values before any update: check its "
+                             "weights"
+                           : "Lower --lr");
     }
     if (finite) {
         grad_clip(t->grads_memory, t->bundle.model.n_params, norm, t->cfg->clip);
@@ -583,10 +630,11 @@ int train_run(const TrainConfig *c, TrainResult *result)
     memset(result, 0, sizeof *result);
     Trainer t;
     memset(&t, 0, sizeof t);
-    int rc = trainer_setup(&t, c);
-
-    if (rc == 0 && mkdir(c->out_dir, 0755) != 0 && errno != EEXIST)
-        rc = pf_fail("%s: cannot create output folder: %s", c->out_dir, strerror(errno));
+    /* The output folder first: a typo there should not cost the data's tokenization. */
+    int rc = c->out_dir && mkdir(c->out_dir, 0755) != 0 && errno != EEXIST
+                 ? pf_fail("%s: cannot create output folder: %s", c->out_dir, strerror(errno))
+                 : 0;
+    if (rc == 0) rc = trainer_setup(&t, c);
     if (rc == 0) checkpoint_clean_partial(c->out_dir);
     if (rc == 0 && (c->resume || c->resume_dir)) {
         char *dir = c->resume_dir ? xstrdup(c->resume_dir) : checkpoint_find_latest(c->out_dir);
