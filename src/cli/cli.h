@@ -17,4 +17,9 @@ int cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int cli_parse_int(const char *option, const char *text, long min, long max, long *out);
 int cli_parse_float(const char *option, const char *text, double min, double max, double *out);
 
+/* Called first in main: unless OMP_WAIT_POLICY, GOMP_SPINCOUNT or PRIORFT_NO_OMP_ENV is set,
+ * sets OMP_WAIT_POLICY=PASSIVE and re-executes the binary so libgomp picks it up (threads
+ * that spin at barriers starve each other on a shared machine; see omp_env.c). */
+void omp_env_defaults(char **argv);
+
 #endif

@@ -86,6 +86,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    omp_env_defaults(argv);
     if (argc < 2) {
         usage(stderr);
         return 2;
