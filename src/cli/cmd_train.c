@@ -61,7 +61,9 @@ static void train_usage(FILE *f)
 "  --skip-nonfinite        skip steps whose loss or gradient is not finite (counted)\n"
 "                          instead of stopping\n"
 "  --log-every N           steps between log lines on stderr (default 1)\n"
-"  --quiet                 no per-step lines (DIR/metrics.jsonl still has every step)\n",
+"  --quiet                 no per-step lines (DIR/metrics.jsonl still has every step)\n"
+"  --recompute             keep only each layer's input, recompute the rest in backward\n"
+"                          (less activation memory, about a third more compute)\n",
             DATA_OPTIONS_HELP);
 }
 
@@ -71,7 +73,7 @@ enum {
     OPT_PACKING, OPT_LR, OPT_WARMUP, OPT_SCHEDULE, OPT_MIN_LR, OPT_WSD_DECAY, OPT_BETA1,
     OPT_BETA2, OPT_EPS, OPT_WEIGHT_DECAY, OPT_DECAY_ALL, OPT_CLIP, OPT_SEED, OPT_NO_SHUFFLE,
     OPT_SAVE_EVERY, OPT_KEEP_LAST, OPT_RESUME, OPT_RESUME_FROM, OPT_SKIP_NONFINITE,
-    OPT_LOG_EVERY, OPT_QUIET, OPT_HELP, OPT_STOP_AFTER,
+    OPT_LOG_EVERY, OPT_QUIET, OPT_HELP, OPT_STOP_AFTER, OPT_RECOMPUTE,
 };
 
 static const struct option train_options[] = {
@@ -108,6 +110,7 @@ static const struct option train_options[] = {
     {"skip-nonfinite", no_argument, 0, OPT_SKIP_NONFINITE},
     {"log-every", required_argument, 0, OPT_LOG_EVERY},
     {"quiet", no_argument, 0, OPT_QUIET},
+    {"recompute", no_argument, 0, OPT_RECOMPUTE},
     {"stop-after", required_argument, 0, OPT_STOP_AFTER},
     {"help", no_argument, 0, OPT_HELP},
     {0, 0, 0, 0},
@@ -202,6 +205,7 @@ static int train_option(TrainConfig *c, int opt, const char *arg)
     case OPT_RESUME_FROM: c->resume_dir = arg; return 0;
     case OPT_SKIP_NONFINITE: c->skip_nonfinite = true; return 0;
     case OPT_QUIET: c->quiet = true; return 0;
+    case OPT_RECOMPUTE: c->recompute = true; return 0;
     case OPT_HELP: return 1;
     case OPT_LOSS_NORM:
         if (loss_norm_parse(arg, &c->loss_norm) == 0) return 0;

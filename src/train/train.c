@@ -216,7 +216,7 @@ static int trainer_setup(Trainer *t, const TrainConfig *c)
         t->total_batches = c->max_steps * t->accum;
     }
 
-    if (model_acts_init(&t->acts, mc, c->micro_batch, T) != 0) return -1;
+    if (model_acts_init_opt(&t->acts, mc, c->micro_batch, T, c->recompute) != 0) return -1;
     const Model *m = &t->bundle.model;
     t->grads_memory = xalloc_floats(m->n_params);
     model_params_bind(mc, t->grads_memory, &t->grads);

@@ -53,6 +53,9 @@ typedef struct TrainConfig {
                                    * and stop as if interrupted (time-sliced runs) */
     long log_every;               /* steps between stderr lines (metrics.jsonl has every step) */
     bool quiet;                   /* no per-step stderr lines */
+    bool recompute;               /* activation recomputation: keep layer inputs only, rerun
+                                   * each layer's forward in backward (less memory, ~1/3 more
+                                   * compute; see model_acts_init_opt) */
 } TrainConfig;
 
 /* The published recipe (DESIGN.md): 1 epoch, AdamW (0.9, 0.95), weight decay 0.01, lr 5e-5,
