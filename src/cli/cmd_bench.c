@@ -29,11 +29,11 @@ static void usage(FILE *f)
             "usage: priorft bench [--shape smollm2-135m|qwen2.5-0.5b] [--all] [--recompute]\n"
             "                     [--dim C] [--layers L] [--heads NH] [--kv-heads NKV]\n"
             "                     [--hidden H] [--vocab V] [--qkv-bias] [--untied]\n"
-            "                     [--batch B] [--seq T] [--steps S] [--gemm-n N]\n"
+            "                     [--batch B] [--seq T] [--steps S] [--warmup W] [--gemm-n N]\n"
             "Measures fp32 GEMM peak (dnnl_sgemm, n = 2048), then training tokens/s of a random\n"
             "model (default SmolLM2-135M shape: 576, 30, 9, 3, 1536, 49152, tied) at B x T\n"
-            "(default 1 x 512): forward, fused LM head + NLL, backward, AdamW, after one\n"
-            "warm-up step. --all: both shapes at T = 512 and 2048 (B = 1 unless --batch), one\n"
+            "(default 1 x 512): forward, fused LM head + NLL, backward, AdamW, after W (default\n"
+            "1) warm-up steps. --all: both shapes at T = 512 and 2048 (B = 1 unless --batch), one\n"
             "process per row, one table. --recompute: activation recomputation in backward.\n");
 }
 
@@ -83,7 +83,7 @@ static double gemm_gflops(int n, int threads, float *A, float *B, float *C, doub
 }
 
 typedef struct BenchShape {
-    long dim, layers, heads, kv_heads, hidden, vocab, batch, seq, steps, gemm_n;
+    long dim, layers, heads, kv_heads, hidden, vocab, batch, seq, steps, gemm_n, warmup;
     bool untied, qkv_bias, recompute, all, batch_set;
     const char *shape;          /* preset name, or NULL for a custom shape */
     double peak, cpu_peak;      /* given by --all to its rows (hidden --peak option) */
@@ -141,6 +141,10 @@ static int parse_args(int argc, char **argv, BenchShape *s)
             {"--batch", &s->batch, 1 << 12},  {"--seq", &s->seq, 1 << 16},
             {"--steps", &s->steps, 1000},     {"--gemm-n", &s->gemm_n, 8192},
         };
+        if (strcmp(opt, "--warmup") == 0) {
+            if (cli_parse_int(opt, val, 0, 100, &s->warmup) != 0) return -1;
+            continue;
+        }
         for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
             if (strcmp(opt, opts[k].name) != 0) continue;
             known = true;
@@ -228,7 +232,7 @@ static int bench_row(const BenchShape *s, double peak, double cpu_peak)
     Objective obj;
     if (objective_parse("nll", &obj) != 0) return cli_error("%s", pf_error());
     double acts_gb = model_acts_floats_opt(&cfg, B, T, s->recompute) * 4.0 / 1e9;
-    printf("model: %s%.1fM parameters (dim %d, %d layers, %d/%d heads, hidden %d, vocab %d, %s%s);"
+    printf("model: %s %.1fM parameters (dim %d, %d layers, %d/%d heads, hidden %d, vocab %d, %s%s);"
            " batch %d x %d; activations %.2f GB%s\n", s->shape ? s->shape : "",
            m.n_params / 1e6, C, cfg.n_layers, cfg.n_heads, cfg.n_kv_heads, cfg.hidden_dim, V,
            cfg.tied_embeddings ? "tied" : "untied", cfg.qkv_bias ? ", qkv bias" : "", B, T,
@@ -238,8 +242,9 @@ static int bench_row(const BenchShape *s, double peak, double cpu_peak)
     Phases ph = {0};
     double total = 0.0, cpu_total = 0.0, loss = 0.0;
     int threads = omp_get_max_threads();
-    for (long step = 0; step <= s->steps; step++) {
-        if (step == 1) model_acts_reset_times(acts); /* step 0 warms up */
+    long warm = s->warmup;
+    for (long step = 0; step < warm + s->steps; step++) {
+        if (step == warm) model_acts_reset_times(acts); /* earlier steps warm up */
         double t0 = time_now(), c0 = cpu_seconds();
         float *hidden = NULL;
         memset(grad_memory, 0, sizeof(float) * m.n_params);
@@ -259,7 +264,7 @@ static int bench_row(const BenchShape *s, double peak, double cpu_peak)
         adamw_step(&opt, m.params_memory, grad_memory, 1e-4f);
         double t1 = time_now(), t = t1 - t0;
         loss = hs.loss_sum / (double)N;
-        if (step > 0) {
+        if (step >= warm) {
             total += t;
             cpu_total += (cpu_seconds() - c0) / threads;
             ph.head_gemm += hs.seconds_logits + hs.seconds_backward;
@@ -267,7 +272,7 @@ static int bench_row(const BenchShape *s, double peak, double cpu_peak)
             ph.optim += t1 - to + tz;
         }
         fprintf(stderr, "step %ld: %.2f s, loss %.4f%s\n", step, t, loss,
-                step == 0 ? " (warm-up, not counted)" : "");
+                step < warm ? " (warm-up, not counted)" : "");
     }
     ModelTimes mt = model_acts_times(acts);
     ph.matmul = mt.matmul, ph.attention = mt.attention, ph.other = mt.other;
@@ -322,13 +327,15 @@ static int bench_all(const BenchShape *s, double peak, double cpu_peak)
     int n_rows = 0;
     for (int a = 0; a < 2; a++) {
         for (int b = 0; b < 2; b++) {
-            char seq[16], batch[16], steps[16], peak_s[64];
+            char seq[16], batch[16], steps[16], warmup[16], peak_s[64];
             snprintf(seq, sizeof seq, "%d", seqs[b]);
             snprintf(batch, sizeof batch, "%ld", s->batch_set ? s->batch : 1L);
             snprintf(steps, sizeof steps, "%ld", s->steps);
+            snprintf(warmup, sizeof warmup, "%ld", s->warmup);
             snprintf(peak_s, sizeof peak_s, "%.3f,%.3f", peak, cpu_peak);
             char *args[] = {"priorft", "bench", "--shape", (char *)shapes[a], "--seq", seq,
-                            "--batch", batch, "--steps", steps, "--peak", peak_s,
+                            "--batch", batch, "--steps", steps, "--warmup", warmup,
+                            "--peak", peak_s,
                             s->recompute ? "--recompute" : NULL, NULL};
             int fd[2];
             if (pipe(fd) != 0) return cli_error("bench --all: pipe failed");
@@ -375,7 +382,7 @@ static int bench_all(const BenchShape *s, double peak, double cpu_peak)
 
 int cmd_bench(int argc, char **argv)
 {
-    BenchShape s = {576, 30, 9, 3, 1536, 49152, 1, 512, 3, 2048,
+    BenchShape s = {576, 30, 9, 3, 1536, 49152, 1, 512, 3, 2048, 1,
                     false, false, false, false, false, "smollm2-135m", 0.0, 0.0};
     int prc = parse_args(argc, argv, &s);
     if (prc != 0) return prc > 0 ? 0 : 1;
