@@ -3,6 +3,7 @@
  * random prompts is prefilled into the KV cache, then decoded greedily. Prefill and decoding
  * are timed apart (a run with one new token is all prefill), in wall and process CPU seconds:
  * on a shared machine tokens per CPU-second are the steadier number. */
+#include <omp.h>
 #include <stdio.h>
 #include <time.h>
 #include <stdlib.h>
@@ -156,9 +157,16 @@ int cmd_bench_generate(int argc, char **argv)
     Model m;
     if (model_init(&m, &c) != 0) return cli_error("%s", pf_error());
     model_init_random(&m, (uint64_t)a.seed);
-    printf("model: dim %d, %d layers, %d/%d heads, hidden %d, vocab %d, %.1fM parameters\n\n",
+    printf("model: dim %d, %d layers, %d/%d heads, hidden %d, vocab %d, %.1fM parameters\n",
            c.dim, c.n_layers, c.n_heads, c.n_kv_heads, c.hidden_dim, c.vocab_size,
            (double)m.n_params / 1e6);
+    /* Decoding waits at a barrier per projection group: whether waiting threads spin (the
+     * libgomp default) or sleep decides the speed on a machine shared with other jobs. */
+    const char *policy = getenv("OMP_WAIT_POLICY");
+    double load[3] = {0};
+    int nload = getloadavg(load, 3);
+    printf("threads: %d, OMP_WAIT_POLICY=%s, load average %.2f\n\n", omp_get_max_threads(),
+           policy ? policy : "(unset)", nload > 0 ? load[0] : -1.0);
     printf("| batch | prompt tokens | new tokens | seconds | CPU s | prefill tok/s "
            "| prefill tok/CPU-s | decode tok/s | decode tok/CPU-s | all tok/s |\n");
     printf("| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |\n");
