@@ -9,7 +9,8 @@
  * checked with |analytic - numeric| <= 2e-3 + 2e-2 * |numeric|, and the whole gradient vector
  * must agree to 1e-3 in relative L2 norm. A wrong term in any backward formula gives errors of
  * order the gradient itself (relative ~1), far above these bounds. */
-/* ctest-labels: sanitize */
+/* Not in the sanitizer run: thousands of whole-model forwards take over ten minutes under ASan;
+ * test_kernels_grad and test_recompute cover the same code there. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
