@@ -16,7 +16,8 @@
 # tokens with the chat template, a figlet one about 133), generation about 4 CPU seconds per
 # figlet prompt and 1 per arithmetic prompt; with the build that adds up to about 15 minutes
 # (64 training examples and 48 test prompts per task). On a busy machine it takes far longer;
-# set PRIORFT_DEMO_TRAIN / PRIORFT_DEMO_EVAL to change the example and prompt counts, and
+# set PRIORFT_DEMO_TRAIN / PRIORFT_DEMO_EVAL to change the example and prompt counts,
+# PRIORFT_DEMO_OBJECTIVES (default "nll p") to compare other objectives, and
 # PRIORFT_BUILD_DIR to build somewhere other than build/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,9 @@ model=${PRIORFT_MODEL:-}
 out=demo-out
 n_train=${PRIORFT_DEMO_TRAIN:-64}
 n_eval=${PRIORFT_DEMO_EVAL:-48}
+objectives=${PRIORFT_DEMO_OBJECTIVES:-nll p}
+objectives_json=$(printf '"%s", ' $objectives)
+objectives_json=${objectives_json%, }
 while [ $# -gt 0 ]; do
   case "$1" in
     --model) model=$2; shift 2 ;;
@@ -103,7 +107,7 @@ cat > "$out/experiment.json" <<EOF
      "bench": "$data/figlet-test.jsonl", "prompt_key": "question", "response_key": "answer",
      "prompt_suffix": "", "max_length": 512, "truncation": "left"}
   ],
-  "objectives": ["nll", "p"],
+  "objectives": [$objectives_json],
   "train": {"epochs": 1, "global_batch": 8, "micro_batch": 4, "lr": 1e-4,
             "warmup_ratio": 0},
   "eval": {"max_new_tokens": 16, "limit": $n_eval},
@@ -111,7 +115,7 @@ cat > "$out/experiment.json" <<EOF
 }
 EOF
 
-step "experiment: probe, train (nll, p), evaluate before and after"
+step "experiment: probe, train ($objectives), evaluate before and after"
 start=$(date +%s)
 "$bin" experiment "$out/experiment.json" --keep-going
 echo "demo: done in $(( $(date +%s) - start )) s; table $out/results.md, plots $out/plots/" >&2
