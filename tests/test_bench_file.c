@@ -18,8 +18,9 @@
 
 static char *write_tmp(const char *dir, const char *name, const char *text)
 {
-    char *path = malloc(4096);
-    snprintf(path, 4096, "%s/%s", dir, name);
+    size_t n = strlen(dir) + strlen(name) + 2;
+    char *path = malloc(n);
+    snprintf(path, n, "%s/%s", dir, name);
     assert_int_equal(write_file(path, text, strlen(text)), 0);
     return path;
 }

@@ -50,7 +50,7 @@ static const char *string_field(json_t *obj, const char *const *names)
 }
 
 /* A JSON scalar as text: strings as they are, integers and reals printed ("27.0" -> "27"). */
-static char *scalar_text(json_t *v)
+char *json_scalar_text(json_t *v)
 {
     char number[64];
     if (json_is_string(v)) return xstrdup(json_string_value(v));
@@ -72,7 +72,7 @@ static char *joined_list(json_t *list)
     size_t i;
     json_t *v;
     json_array_foreach(list, i, v) {
-        char *t = scalar_text(v);
+        char *t = json_scalar_text(v);
         if (!t) {
             strbuf_free(&b);
             return NULL;
@@ -114,7 +114,7 @@ static char *row_id(json_t *obj)
     static const char *const names[] = {"id", "idx", "realidx", "unique_id", "ID", NULL};
     for (const char *const *n = names; *n; n++) {
         json_t *v = json_object_get(obj, *n);
-        char *t = v ? scalar_text(v) : NULL;
+        char *t = v ? json_scalar_text(v) : NULL;
         if (t) return t;
     }
     return NULL;
@@ -129,7 +129,7 @@ static char *row_gold_text(json_t *obj)
 
     json_t *answer = json_object_get(obj, "answer");
     if (!answer) answer = json_object_get(obj, "Answer");
-    char *text = answer ? scalar_text(answer) : NULL;
+    char *text = answer ? json_scalar_text(answer) : NULL;
     if (text) {
         const char *hashes = strstr(text, "####");
         while (hashes && strstr(hashes + 4, "####")) hashes = strstr(hashes + 4, "####");
@@ -171,7 +171,7 @@ static int row_choice(json_t *obj, BenchRow *row)
         row->options = xcalloc(n, sizeof *row->options);
         row->n_options = (int)n;
         for (size_t k = 0; k < n; k++) {
-            char *t = scalar_text(json_array_get(choices, k));
+            char *t = json_scalar_text(json_array_get(choices, k));
             if (!t) return pf_fail("choices[%zu]: not text", k);
             row->options[k] = t;
         }

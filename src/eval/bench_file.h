@@ -5,6 +5,7 @@
 #ifndef PRIORFT_EVAL_BENCH_FILE_H
 #define PRIORFT_EVAL_BENCH_FILE_H
 
+#include <jansson.h>
 #include <stddef.h>
 
 typedef enum { BENCH_MATH = 0, BENCH_CHOICE = 1, BENCH_FIGLET = 2 } BenchTask;
@@ -30,6 +31,10 @@ typedef struct BenchFile {
  * naming the file and line (and the keys it saw) when a row is not JSON, has no question or
  * no gold answer, or has options that do not contain its answer letter. */
 int bench_file_read(const char *path, BenchFile *out);
+
+/* A JSON scalar as text, malloc'ed (strings as they are, numbers printed: 27.0 -> "27");
+ * NULL for other kinds. Shared by the benchmark and prediction readers. */
+char *json_scalar_text(json_t *v);
 
 /* Frees everything the reader allocated; safe on a zeroed struct. */
 void bench_file_free(BenchFile *bench);

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "eval/bench_file.h"
 #include "eval/score_choice.h"
 #include "eval/score_figlet.h"
 #include "eval/score_math.h"
@@ -14,21 +15,6 @@
 
 #define MAX_OPTIONS 26
 
-/* A JSON scalar as text (numbers printed, "27.0" -> "27"); NULL for other kinds. */
-static char *scalar_text(json_t *v)
-{
-    char number[64];
-    if (json_is_string(v)) return xstrdup(json_string_value(v));
-    if (json_is_integer(v)) {
-        snprintf(number, sizeof number, "%lld", (long long)json_integer_value(v));
-        return xstrdup(number);
-    }
-    if (json_is_real(v)) {
-        snprintf(number, sizeof number, "%.15g", json_real_value(v));
-        return xstrdup(number);
-    }
-    return NULL;
-}
 
 static json_t *first_field(json_t *row, const char *const *names)
 {
@@ -53,7 +39,7 @@ static int row_options(json_t *row, char ***out)
     for (size_t k = 0; k < n; k++) {
         char letter[2] = {(char)('A' + k), '\0'};
         json_t *v = json_is_object(o) ? json_object_get(o, letter) : json_array_get(o, k);
-        opts[k] = v ? scalar_text(v) : NULL;
+        opts[k] = v ? json_scalar_text(v) : NULL;
         if (!opts[k]) {
             for (size_t j = 0; j < k; j++) free(opts[j]);
             free(opts);
@@ -67,7 +53,7 @@ static int row_options(json_t *row, char ***out)
 /* The gold answer as compared, for the task. */
 static char *gold_for_task(BenchTask task, json_t *gold_value, char **options, int n_options)
 {
-    char *gold = scalar_text(gold_value);
+    char *gold = json_scalar_text(gold_value);
     if (!gold) return NULL;
     if (task == BENCH_MATH && (strstr(gold, "####") || strstr(gold, "\\boxed"))) {
         char *final = math_extract_answer(gold);
@@ -162,7 +148,7 @@ static int row_score(json_t *row, const char *stem, long line, ScoredSet *set, s
     json_t *bench = first_field(row, bench_names);
     char line_key[32];
     snprintf(line_key, sizeof line_key, "line %ld", line);
-    char *group = id ? scalar_text(id) : prompt ? scalar_text(prompt) : NULL;
+    char *group = id ? json_scalar_text(id) : prompt ? json_scalar_text(prompt) : NULL;
     if (!group) group = xstrdup(line_key);
 
     size_t n_gen = json_is_array(gen) ? json_array_size(gen) : 1;
@@ -176,7 +162,7 @@ static int row_score(json_t *row, const char *stem, long line, ScoredSet *set, s
         s->benchmark = bench && json_is_string(bench) ? xstrdup(json_string_value(bench))
                                                       : xstrdup(stem);
         s->group = xstrdup(group);
-        s->prompt = prompt ? scalar_text(prompt) : NULL;
+        s->prompt = prompt ? json_scalar_text(prompt) : NULL;
         s->generation = xstrdup(json_string_value(text));
         s->gold = xstrdup(gold);
         score_sample(set->task, s, options, n_options);
