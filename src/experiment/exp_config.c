@@ -213,7 +213,8 @@ static int parse_train(const Ctx *c, json_t *root, ExperimentConfig *cfg)
         return pf_fail("%s: train.schedule: '%s' is not cosine, constant or wsd", c->path,
                        t->schedule);
     json_t *p = json_object_get(o, "packing");
-    if (p && !json_is_boolean(p)) return pf_fail("%s: train.packing: must be true or false", c->path);
+    if (p && !json_is_boolean(p))
+        return pf_fail("%s: train.packing: must be true or false", c->path);
     t->packing = p && json_is_true(p);
     return 0;
 }
@@ -258,7 +259,9 @@ static int parse_stages(const Ctx *c, json_t *root, ExperimentConfig *cfg)
         if (v && strcmp(v, "probe") == 0) cfg->run_probe = true;
         else if (v && strcmp(v, "train") == 0) cfg->run_train = true;
         else if (v && strcmp(v, "eval") == 0) cfg->run_eval = true;
-        else return pf_fail("%s: stages[%zu]: must be \"probe\", \"train\" or \"eval\"", c->path, i);
+        else
+            return pf_fail("%s: stages[%zu]: must be \"probe\", \"train\" or \"eval\"",
+                           c->path, i);
     }
     return 0;
 }

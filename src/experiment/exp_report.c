@@ -147,14 +147,16 @@ static bool copy_histogram(const char *csv, const char *dat)
     if (fgets(line, sizeof line, in)) { /* header: find "fraction" */
         char *save = NULL;
         int i = 0;
-        for (char *tok = strtok_r(line, ",\r\n", &save); tok; tok = strtok_r(NULL, ",\r\n", &save), i++)
+        for (char *tok = strtok_r(line, ",\r\n", &save); tok;
+             tok = strtok_r(NULL, ",\r\n", &save), i++)
             if (strcmp(tok, "fraction") == 0) col_frac = i;
     }
     while (fgets(line, sizeof line, in)) {
         double v[8] = {0};
         int i = 0;
         char *save = NULL;
-        for (char *tok = strtok_r(line, ",\r\n", &save); tok && i < 8; tok = strtok_r(NULL, ",\r\n", &save))
+        for (char *tok = strtok_r(line, ",\r\n", &save); tok && i < 8;
+             tok = strtok_r(NULL, ",\r\n", &save))
             v[i++] = strtod(tok, NULL);
         if (i <= col_frac) continue;
         fprintf(out, "%.6g %.6g %.6g\n", (v[0] + v[1]) / 2, v[col_frac], v[1] - v[0]);
@@ -359,7 +361,8 @@ int experiment_report(const ExperimentConfig *cfg, StrBuf *md_out)
     strbuf_puts(&md, "\nProbe mean p: the base model's mean probability of the training "
                      "responses' tokens (high: model-strong task, low: model-weak). Accuracy: "
                      "`priorft eval` on the task's benchmark. NLL: per response token (all of "
-                     "them, also for thresholded objectives), first and last training step. Plots: plots/*.png.\n");
+                     "them, also for thresholded objectives), first and last training step. "
+                     "Plots: plots/*.png.\n");
 
     char path[4096];
     snprintf(path, sizeof path, "%s/results.md", cfg->out_dir);
