@@ -23,7 +23,7 @@ static const Command commands[] = {
     {"train", "fine-tune a model on SFT data with a chosen objective", cmd_train},
     {"tokenize", "text to token ids and back; tokenizer throughput (--bench)", cmd_tokenize},
     {"data", "prepare data sets: figlet-decoding puzzles (data figlet)", cmd_data},
-    {"eval", "score generations: math answers, multiple choice, figlet words", cmd_eval},
+    {"eval", "generate answers for benchmarks and score them (math, choice, figlet)", cmd_eval},
     {"bench-head", "time and memory of the fused LM head + objective", cmd_bench_head},
     {"bench", "GEMM peak and training tokens/s of a random model of a chosen shape", cmd_bench},
     {"generate", "sample text from a model (KV-cache inference)", cmd_generate},
@@ -33,10 +33,9 @@ static const Command commands[] = {
     {"compare", "KL and JS divergence between two models on response tokens", cmd_compare},
     {"bench-generate", "batched KV-cache generation tokens/s of a random model",
      cmd_bench_generate},
-    {NULL, NULL, NULL}, /* keeps the table non-empty until the first command lands */
 };
 
-static const int n_commands = (int)(sizeof commands / sizeof commands[0]) - 1;
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 
 int cli_error(const char *fmt, ...)
 {
@@ -81,7 +80,7 @@ static void usage(FILE *f)
                "priorft fine-tunes Llama-family language models with a choice of how much the\n"
                "training trusts the model's own prior.\n\ncommands:\n");
     for (int i = 0; i < n_commands; i++)
-        fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+        fprintf(f, "  %-15s %s\n", commands[i].name, commands[i].summary);
 }
 
 int main(int argc, char **argv)
