@@ -21,16 +21,16 @@ int cmd_bench_generate(int argc, char **argv);
 
 static const Command commands[] = {
     {"train", "fine-tune a model on SFT data with a chosen objective", cmd_train},
-    {"tokenize", "text to token ids and back; tokenizer throughput (--bench)", cmd_tokenize},
-    {"data", "prepare data sets: figlet-decoding puzzles (data figlet)", cmd_data},
     {"eval", "generate answers for benchmarks and score them (math, choice, figlet)", cmd_eval},
-    {"bench-head", "time and memory of the fused LM head + objective", cmd_bench_head},
-    {"bench", "GEMM peak and training tokens/s of a random model of a chosen shape", cmd_bench},
-    {"generate", "sample text from a model (KV-cache inference)", cmd_generate},
-    {"experiment", "sweep objectives x tasks: probe, train, eval; table and plots",
-     cmd_experiment},
     {"probe", "place a model on the capability continuum for a data set; advice", cmd_probe},
     {"compare", "KL and JS divergence between two models on response tokens", cmd_compare},
+    {"generate", "sample text from a model (KV-cache inference)", cmd_generate},
+    {"tokenize", "text to token ids and back; tokenizer throughput (--bench)", cmd_tokenize},
+    {"data", "prepare data sets: figlet-decoding puzzles (data figlet)", cmd_data},
+    {"experiment", "sweep objectives x tasks: probe, train, eval; table and plots",
+     cmd_experiment},
+    {"bench", "GEMM peak and training tokens/s of a random model of a chosen shape", cmd_bench},
+    {"bench-head", "time and memory of the fused LM head + objective", cmd_bench_head},
     {"bench-generate", "batched KV-cache generation tokens/s of a random model",
      cmd_bench_generate},
 };
