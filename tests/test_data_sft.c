@@ -436,7 +436,8 @@ static void test_truncated_and_random(void **state)
 {
     Fixture *f = *state;
     const char *row = "{\"messages\": [{\"role\": \"user\", \"content\": \"h\\u00e9 \\ud83d"
-                      "\\ude00\"}, {\"role\": \"assistant\", \"content\": \"ok\"}], \"x\": [1.5e3]}\n";
+                      "\\ude00\"}, {\"role\": \"assistant\", \"content\": \"ok\"}], "
+                      "\"x\": [1.5e3]}\n";
     ChatTemplate t;
     assert_int_equal(chat_template_init(&t, "chatml"), 0);
     SftEncoder enc = byte_encoder();

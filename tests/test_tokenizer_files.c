@@ -64,7 +64,8 @@ static void test_hostile_files(void **state)
     const char *bad_merge =
         "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0, \"b\": 1}, \"merges\": [\"a c\"]}}";
     expect_load_error(dir, "d.json", bad_merge, strlen(bad_merge), "merges[0]");
-    const char *bad_regex = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, \"merges\": []},"
+    const char *bad_regex = "{\"model\": {\"type\": \"BPE\", \"vocab\": {\"a\": 0}, "
+                            "\"merges\": []},"
                             "\"pre_tokenizer\": {\"type\": \"Split\", \"behavior\": \"Isolated\","
                             "\"pattern\": {\"Regex\": \"(unclosed\"}}}";
     expect_load_error(dir, "e.json", bad_regex, strlen(bad_regex), "regex");
