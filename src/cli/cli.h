@@ -22,4 +22,10 @@ int cli_parse_float(const char *option, const char *text, double min, double max
  * that spin at barriers starve each other on a shared machine; see omp_env.c). */
 void omp_env_defaults(char **argv);
 
+/* Draws the probe/compare p histograms (PROBE_HIST_BINS bins over [0, 1]) into png and
+ * reports on stderr; a missing gnuplot or a failed plot is a warning. */
+struct PlotSeries;
+void cli_plot_p_histograms(const char *command, const char *png, const char *title,
+                           const struct PlotSeries *series, int n_series);
+
 #endif

@@ -89,15 +89,7 @@ static void draw_histograms(const CompareConfig *c, const CompareSummary *s)
     snprintf(la, sizeof la, "A: %s (mean p %.3f)", c->model_a, s->a.mean_p);
     snprintf(lb, sizeof lb, "B: %s (mean p %.3f)", c->model_b, s->b.mean_p);
     PlotSeries series[2] = {{la, fa}, {lb, fb}};
-    int rc = plot_histograms(png, title, "p of the target token", "fraction of response tokens",
-                             series, 2, PROBE_HIST_BINS, 0.0, 1.0);
-    if (rc == PLOT_NO_GNUPLOT)
-        fprintf(stderr, "priorft compare: warning: gnuplot not found, no plot drawn (install "
-                        "the Debian package gnuplot-nox)\n");
-    else if (rc != 0)
-        fprintf(stderr, "priorft compare: warning: %s\n", pf_error());
-    else
-        fprintf(stderr, "priorft compare: histogram plot %s\n", png);
+    cli_plot_p_histograms("compare", png, title, series, 2);
 }
 
 int cmd_compare(int argc, char **argv)

@@ -79,15 +79,7 @@ static void draw_histogram(const char *dir, const ProbeSummary *s, const char *l
     snprintf(title, sizeof title, "p(target) on response tokens: mean p %.3f, %ld tokens",
              s->mean_p, s->tokens);
     PlotSeries series = {label, frac};
-    int rc = plot_histograms(png, title, "p of the target token", "fraction of response tokens",
-                             &series, 1, PROBE_HIST_BINS, 0.0, 1.0);
-    if (rc == PLOT_NO_GNUPLOT)
-        fprintf(stderr, "priorft probe: warning: gnuplot not found, no plot drawn (install the "
-                        "Debian package gnuplot-nox)\n");
-    else if (rc != 0)
-        fprintf(stderr, "priorft probe: warning: %s\n", pf_error());
-    else
-        fprintf(stderr, "priorft probe: histogram plot %s\n", png);
+    cli_plot_p_histograms("probe", png, title, &series, 1);
 }
 
 int cmd_probe(int argc, char **argv)

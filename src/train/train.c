@@ -296,18 +296,13 @@ static int check_settings(const Trainer *t, json_t *saved, const char *dir)
 
 static json_t *trainer_state(const Trainer *t)
 {
-    const TrainConfig *c = t->cfg;
     LoaderState ls = loader_get_state(&t->loader);
-    char objective[128];
-    objective_name(&t->objective, objective, sizeof objective);
-    return json_pack("{s:I, s:I, s:I, s:{s:I, s:I}, s:s, s:s, s:I, s:s, s:I, s:I, s:b, s:f, s:o}",
-                     "step", (json_int_t)t->step, "total_steps", (json_int_t)t->total_steps,
-                     "batches_done", (json_int_t)t->batches_done, "loader", "epoch",
-                     (json_int_t)ls.epoch, "position", (json_int_t)ls.position, "objective",
-                     objective, "loss_norm", loss_norm_name(c->loss_norm),
-                     "skipped_nonfinite", (json_int_t)t->skipped_nonfinite, "data",
-                     c->data_path, "train_examples", (json_int_t)t->train_set.n,
-                     "seed", (json_int_t)c->seed, "packing", c->packing, "lr", (double)c->lr,
+    return json_pack("{s:I, s:I, s:{s:I, s:I}, s:I, s:s, s:I, s:f, s:o}", "step",
+                     (json_int_t)t->step, "batches_done", (json_int_t)t->batches_done,
+                     "loader", "epoch", (json_int_t)ls.epoch, "position",
+                     (json_int_t)ls.position, "skipped_nonfinite",
+                     (json_int_t)t->skipped_nonfinite, "data", t->cfg->data_path,
+                     "train_examples", (json_int_t)t->train_set.n, "lr", (double)t->cfg->lr,
                      "settings", trainer_settings(t));
 }
 
